@@ -1,0 +1,1 @@
+"""Satwa: finds illegal wildlife trade in online listing photos."""

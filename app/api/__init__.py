@@ -1,0 +1,1 @@
+"""HTTP edge: FastAPI app, routes and the mapping of errors to status codes."""

@@ -1,0 +1,1 @@
+"""A photo's way through Satwa: decode, detect, hash, match, link."""

@@ -1,0 +1,1 @@
+"""Evidence files, database models and migrations."""

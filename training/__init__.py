@@ -1,0 +1,1 @@
+"""Satwa's detector training pipeline: dataset, boxes, splits, train, evaluate, export."""
