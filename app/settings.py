@@ -1,0 +1,76 @@
+"""Satwa's configuration: one typed object, read from ``SATWA_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Every setting of the service and the CLI; README.md lists each one.
+
+    Built once at an entry point (app factory, CLI) and passed down; relative paths are
+    taken from the working directory the service starts in.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SATWA_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./var/satwa.db",
+        description="SQLAlchemy URL of the database: a SQLite file by default, or "
+        "postgresql+psycopg://user@host:5432/name.",
+    )
+    evidence_dir: Path = Field(
+        Path("./var/evidence"),
+        description="Folder of the evidence store: original photo bytes by SHA-256.",
+    )
+    weights: Path = Field(
+        Path("weights/satwa-detector.onnx"),
+        description="Detector weights: .onnx runs on ONNX Runtime, .pt on Ultralytics.",
+    )
+    taxonomy_path: Path = Field(
+        Path("datasets/taxonomy.yaml"),
+        description="Detector class -> catalogue keys (taxonomy.yaml).",
+    )
+    catalog_path: Path = Field(
+        Path("datasets/catalog.csv"),
+        description="The species catalogue with CITES, IUCN and Indonesian protection.",
+    )
+    confidence_threshold: float = Field(
+        0.25, ge=0.0, le=1.0, description="Detections below this confidence are dropped."
+    )
+    iou_threshold: float = Field(
+        0.45, ge=0.0, le=1.0, description="Overlap above which NMS keeps one box per class."
+    )
+    inference_threads: int = Field(
+        0, ge=0, description="ONNX Runtime threads per inference; 0 lets it choose."
+    )
+    max_request_bytes: int = Field(
+        25 * MIB, gt=0, description="Largest request body accepted, in bytes (413 above)."
+    )
+    max_photo_bytes: int = Field(
+        10 * MIB, gt=0, description="Largest single photo accepted, in bytes."
+    )
+    max_pixels: int = Field(
+        40_000_000, gt=0, description="Largest photo accepted, in pixels (width x height)."
+    )
+    max_photos_per_listing: int = Field(
+        20, gt=0, description="Most photos accepted in one POST /v1/listings."
+    )
+    max_frames: int = Field(
+        50, gt=0, description="Frames of an animated photo examined to find one with content."
+    )
+    match_max_distance: int = Field(
+        10,
+        ge=0,
+        le=64,
+        description="Most pHash bits (of 64) two photos or regions may differ by and "
+        "still count as the same content.",
+    )
+    host: str = Field("127.0.0.1", description="Address `satwa serve` listens on.")
+    port: int = Field(8000, gt=0, lt=65536, description="Port `satwa serve` listens on.")
+    log_level: str = Field("INFO", description="Logging level of the service and the CLI.")
