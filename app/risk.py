@@ -42,14 +42,20 @@ def risk_summary(entries: Iterable[CatalogEntry]) -> dict[str, object]:
     """Level, the most serious CITES appendix, protection and IUCN category found."""
     entries = list({entry.key: entry for entry in entries}.values())
     if not entries:
-        return {"level": "none", "cites": None, "protected_id": None, "iucn": None,
-                "species": []}
+        return {
+            "level": "none",
+            "cites": None,
+            "protected_id": None,
+            "iucn": None,
+            "species": [],
+        }
     level = min((entry_level(entry) for entry in entries), key=LEVELS.index)
     return {
         "level": level,
         "cites": _most_serious([e.cites for e in entries], _CITES_ORDER),
-        "protected_id": _most_serious([e.protected_id for e in entries],
-                                      _PROTECTION_ORDER),
+        "protected_id": _most_serious(
+            [e.protected_id for e in entries], _PROTECTION_ORDER
+        ),
         "iucn": _most_serious([e.iucn for e in entries], IUCN_CATEGORIES),
         "species": sorted(e.key for e in entries if entry_level(e) == level),
     }

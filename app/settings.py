@@ -41,28 +41,40 @@ class Settings(BaseSettings):
         description="The species catalogue with CITES, IUCN and Indonesian protection.",
     )
     confidence_threshold: float = Field(
-        0.25, ge=0.0, le=1.0, description="Detections below this confidence are dropped."
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="Detections below this confidence are dropped.",
     )
     iou_threshold: float = Field(
-        0.45, ge=0.0, le=1.0, description="Overlap above which NMS keeps one box per class."
+        0.45,
+        ge=0.0,
+        le=1.0,
+        description="Overlap above which NMS keeps one box per class.",
     )
     inference_threads: int = Field(
         0, ge=0, description="ONNX Runtime threads per inference; 0 lets it choose."
     )
     max_request_bytes: int = Field(
-        25 * MIB, gt=0, description="Largest request body accepted, in bytes (413 above)."
+        25 * MIB,
+        gt=0,
+        description="Largest request body accepted, in bytes (413 above).",
     )
     max_photo_bytes: int = Field(
         10 * MIB, gt=0, description="Largest single photo accepted, in bytes."
     )
     max_pixels: int = Field(
-        40_000_000, gt=0, description="Largest photo accepted, in pixels (width x height)."
+        40_000_000,
+        gt=0,
+        description="Largest photo accepted, in pixels (width x height).",
     )
     max_photos_per_listing: int = Field(
         20, gt=0, description="Most photos accepted in one POST /v1/listings."
     )
     max_frames: int = Field(
-        50, gt=0, description="Frames of an animated photo examined to find one with content."
+        50,
+        gt=0,
+        description="Frames of an animated photo examined to find one with content.",
     )
     match_max_distance: int = Field(
         10,
@@ -72,5 +84,9 @@ class Settings(BaseSettings):
         "still count as the same content.",
     )
     host: str = Field("127.0.0.1", description="Address `satwa serve` listens on.")
-    port: int = Field(8000, gt=0, lt=65536, description="Port `satwa serve` listens on.")
-    log_level: str = Field("INFO", description="Logging level of the service and the CLI.")
+    port: int = Field(
+        8000, gt=0, lt=65536, description="Port `satwa serve` listens on."
+    )
+    log_level: str = Field(
+        "INFO", description="Logging level of the service and the CLI."
+    )

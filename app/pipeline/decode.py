@@ -36,7 +36,7 @@ import numpy as np
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
-from app.errors import CorruptPhoto, EmptyPhoto, PhotoOverLimit, UnsupportedMediaType
+from app.errors import CorruptPhoto, EmptyPhoto, PhotoOverLimit
 from app.pipeline.media_type import format_name, sniff_media_type
 
 logger = logging.getLogger(__name__)
@@ -56,8 +56,14 @@ MIN_CONTENT_SPREAD = 1.0
 
 _JPEG_END = b"\xff\xd9"
 _PILLOW_FORMATS = {
-    "image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP",
-    "image/bmp": "BMP", "image/tiff": "TIFF", "image/heic": "HEIF", "image/avif": "AVIF",
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+    "image/bmp": "BMP",
+    "image/tiff": "TIFF",
+    "image/heic": "HEIF",
+    "image/avif": "AVIF",
 }
 
 
@@ -130,7 +136,9 @@ def _check_pixels(opened: Image.Image, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise PhotoOverLimit(
             f"Photo has {width * height:,} pixels ({width} x {height})",
-            setting="SATWA_MAX_PIXELS", limit=max_pixels, got=width * height,
+            setting="SATWA_MAX_PIXELS",
+            limit=max_pixels,
+            got=width * height,
         )
 
 

@@ -39,7 +39,9 @@ class UtcDateTime(TypeDecorator):
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return (
+            value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        )
 
 
 def utc_now() -> datetime:
@@ -152,9 +154,7 @@ class PhotoMatchRecord(Base):
 
     id: Mapped[int] = mapped_column(RowId, primary_key=True)
     photo_sha256: Mapped[str] = mapped_column(ForeignKey("photos.sha256"), index=True)
-    earlier_sha256: Mapped[str] = mapped_column(
-        ForeignKey("photos.sha256"), index=True
-    )
+    earlier_sha256: Mapped[str] = mapped_column(ForeignKey("photos.sha256"), index=True)
     distance: Mapped[int] = mapped_column(Integer)
     query_kind: Mapped[str] = mapped_column(String(16))
     matched_kind: Mapped[str] = mapped_column(String(16))

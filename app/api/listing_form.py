@@ -1,0 +1,145 @@
+"""Read a POST /v1/listings multipart form into a ListingSubmission.
+
+Uploads are parsed by Starlette's multipart parser, which spools each file to a
+temporary file on disk past 1 MB, so a request's photos never sit in memory at once;
+each photo is read into memory only when its turn to be scored comes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+
+from app.errors import InvalidListing, LimitExceeded, PhotoOverLimit
+from app.pipeline.ingest import ListingSubmission
+from app.pipeline.scoring import ReceivedPhoto
+from app.settings import Settings
+
+PHOTO_FIELD = "photos"
+TEXT_FIELDS = {
+    "platform": 64,
+    "account": 255,
+    "listing_url": 2048,
+    "caption": 20_000,
+    "posted_at": 64,
+    "price": 64,
+}
+"""Every form field Satwa reads, with its maximum length in characters."""
+REQUIRED = ("platform", "account", "listing_url")
+_CHUNK = 1 << 20
+
+
+async def read_listing_form(request: Request, settings: Settings) -> ListingSubmission:
+    form = await _parse(request, settings)
+    try:
+        fields = _text_fields(form)
+        uploads = [
+            item for item in form.getlist(PHOTO_FIELD) if isinstance(item, UploadFile)
+        ]
+        if not uploads:
+            raise InvalidListing(
+                f"Listing has no photos; expected 1 to {settings.max_photos_per_listing} "
+                f"files in the form field {PHOTO_FIELD!r}"
+            )
+        photos = [
+            await _received(upload, settings.max_photo_bytes) for upload in uploads
+        ]
+    finally:
+        await form.close()
+    return ListingSubmission(
+        platform=fields["platform"],
+        account=fields["account"],
+        listing_url=fields["listing_url"],
+        caption=fields.get("caption"),
+        posted_at=_posted_at(fields.get("posted_at")),
+        price=fields.get("price"),
+        photos=photos,
+    )
+
+
+async def _parse(request: Request, settings: Settings) -> FormData:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise InvalidListing(
+            f"Request body is {content_type or 'untyped'!r}; expected "
+            "multipart/form-data with the photos in the field 'photos'"
+        )
+    parser = MultiPartParser(
+        request.headers,
+        request.stream(),
+        max_files=settings.max_photos_per_listing,
+        max_fields=len(TEXT_FIELDS) + 10,
+    )
+    try:
+        return await parser.parse()
+    except MultiPartException as error:
+        if error.message.startswith("Too many files"):
+            raise LimitExceeded(
+                "Listing has too many photos",
+                setting="SATWA_MAX_PHOTOS_PER_LISTING",
+                limit=settings.max_photos_per_listing,
+                got=f"more than {settings.max_photos_per_listing}",
+            ) from error
+        raise InvalidListing(f"Malformed multipart form: {error.message}") from error
+
+
+def _text_fields(form: FormData) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for name, limit in TEXT_FIELDS.items():
+        value = form.get(name)
+        if isinstance(value, str) and value.strip():
+            fields[name] = _bounded(name, value.strip(), limit)
+    missing = [name for name in REQUIRED if name not in fields]
+    if missing:
+        raise InvalidListing(
+            f"Listing lacks the form fields {missing}; expected {list(REQUIRED)} "
+            "(e.g. platform=facebook, account=seller handle, listing_url=https://...)"
+        )
+    return fields
+
+
+def _bounded(name: str, value: str, limit: int) -> str:
+    if len(value) > limit:
+        raise InvalidListing(
+            f"Field {name!r} has {len(value)} characters; expected at most {limit}"
+        )
+    return value
+
+
+def _posted_at(value: str | None) -> datetime | None:
+    """ISO 8601; a time without an offset is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise InvalidListing(
+            f"Field 'posted_at' is {value!r}; expected an ISO 8601 date-time such as "
+            "2026-12-04T09:30:00+07:00"
+        ) from error
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def _received(upload: UploadFile, max_photo_bytes: int) -> ReceivedPhoto:
+    filename = upload.filename or "photo"
+    size = upload.size if upload.size is not None else 0
+    if size <= max_photo_bytes:
+        return ReceivedPhoto.from_bytes(filename, await upload.read())
+    refusal = PhotoOverLimit(
+        f"Photo is too large ({size:,} bytes)",
+        setting="SATWA_MAX_PHOTO_BYTES",
+        limit=max_photo_bytes,
+        got=size,
+    )
+    return ReceivedPhoto(filename, await _sha256(upload), size, None, refusal)
+
+
+async def _sha256(upload: UploadFile) -> str:
+    digest = hashlib.sha256()
+    while chunk := await upload.read(_CHUNK):
+        digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,257 @@
+"""Take in one listing: score each photo, keep the originals, record everything.
+
+Order of work, chosen for crash safety and for SQLite's single writer:
+
+1. A listing already stored with the same URL and the same photos is answered from
+   the database; nothing new is stored.
+2. Every photo is decoded once and scored (detector, hashes) with no database
+   session open: inference never holds a connection or a lock.
+3. The originals of the scored photos are written to the evidence store (atomic,
+   fsynced) *before* the database commit, so a committed row always has its bytes.
+4. One short write transaction records account, listing, photos, detections,
+   sightings and the photos' hashes and matches; the listing only exists once it
+   has committed, and the answer is sent after that.
+5. The matcher takes the committed hashes into its in-memory index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.catalog import Catalog
+from app.pipeline.matching import Matcher
+from app.pipeline.scoring import (
+    PhotoScorer,
+    ReceivedPhoto,
+    RejectedPhoto,
+    ScoredPhoto,
+)
+from app.risk import risk_summary
+from app.store.database import Database
+from app.store.evidence import EvidenceStore
+from app.store.models import Account, Detection, Listing, Photo, Sighting, utc_now
+from app.store.upsert import insert_if_absent
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ListingSubmission:
+    """A listing as a crawler sends it."""
+
+    platform: str
+    account: str
+    listing_url: str
+    photos: Sequence[ReceivedPhoto]
+    caption: str | None = None
+    posted_at: datetime | None = None
+    price: str | None = None
+
+    @property
+    def content_key(self) -> str:
+        """Same URL and the same photos in the same order: the same submission."""
+        parts = [self.listing_url, *(photo.sha256 for photo in self.photos)]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """``listing_id`` of the stored listing, or None when every photo was rejected."""
+
+    listing_id: str | None
+    created: bool
+    rejected: list[RejectedPhoto]
+
+
+class ListingIngest:
+    """Scores and records listings; shared by all request threads."""
+
+    def __init__(
+        self,
+        database: Database,
+        evidence: EvidenceStore,
+        scorer: PhotoScorer,
+        matcher: Matcher,
+        catalog: Catalog,
+    ) -> None:
+        self.database = database
+        self.evidence = evidence
+        self.scorer = scorer
+        self.matcher = matcher
+        self.catalog = catalog
+
+    def ingest(self, submission: ListingSubmission) -> IngestOutcome:
+        started = time.perf_counter()
+        existing = self._stored_listing(submission.content_key)
+        if existing is not None:
+            return IngestOutcome(existing, created=False, rejected=[])
+
+        results = [self.scorer.score(photo) for photo in submission.photos]
+        scored = [result for result in results if isinstance(result, ScoredPhoto)]
+        rejected = [result for result in results if isinstance(result, RejectedPhoto)]
+        if not scored:
+            return IngestOutcome(None, created=False, rejected=rejected)
+
+        for photo in scored:
+            self.evidence.put(photo.received.data or b"")
+        listing_id, created, new_photos = self._record(submission, results)
+        for photo in new_photos:
+            self.matcher.add(photo.received.sha256, photo.hashes)
+        logger.info(
+            "Listing %s from %s/%s: %s photos scored, %s rejected in %.2f s",
+            listing_id,
+            submission.platform,
+            submission.account,
+            len(scored),
+            len(rejected),
+            time.perf_counter() - started,
+        )
+        return IngestOutcome(listing_id, created, rejected)
+
+    def _stored_listing(self, content_key: str) -> str | None:
+        with self.database.session() as session:
+            query = select(Listing.id).where(Listing.content_key == content_key)
+            return session.scalar(query)
+
+    def _record(
+        self,
+        submission: ListingSubmission,
+        results: Sequence[ScoredPhoto | RejectedPhoto],
+    ) -> tuple[str, bool, list[ScoredPhoto]]:
+        try:
+            with self.database.writing() as session:
+                return self._write(session, submission, results)
+        except IntegrityError:
+            # A concurrent request stored the same submission first.
+            existing = self._stored_listing(submission.content_key)
+            if existing is None:
+                raise
+            return existing, False, []
+
+    def _write(
+        self,
+        session: Session,
+        submission: ListingSubmission,
+        results: Sequence[ScoredPhoto | RejectedPhoto],
+    ) -> tuple[str, bool, list[ScoredPhoto]]:
+        query = select(Listing.id).where(Listing.content_key == submission.content_key)
+        existing = session.scalar(query)
+        if existing is not None:
+            return existing, False, []
+        now = utc_now()
+        listing = self._add_listing(session, submission, results, now)
+        new_photos = [
+            result
+            for result in results
+            if isinstance(result, ScoredPhoto) and self._add_photo(session, result, now)
+        ]
+        for position, result in enumerate(results):
+            session.add(_sighting(listing.id, position, result, now))
+        return listing.id, True, new_photos
+
+    def _add_listing(
+        self,
+        session: Session,
+        submission: ListingSubmission,
+        results: Sequence[ScoredPhoto | RejectedPhoto],
+        now: datetime,
+    ) -> Listing:
+        account_id = _account_id(session, submission.platform, submission.account, now)
+        entries = [
+            entry
+            for result in results
+            if isinstance(result, ScoredPhoto)
+            for detection in result.detections
+            for entry in self.catalog.for_label(detection.label)
+        ]
+        listing = Listing(
+            id=uuid.uuid4().hex,
+            content_key=submission.content_key,
+            account_id=account_id,
+            listing_url=submission.listing_url,
+            caption=submission.caption,
+            posted_at=submission.posted_at,
+            price=submission.price,
+            submitted_at=now,
+            risk=risk_summary(entries),
+        )
+        session.add(listing)
+        session.flush()
+        return listing
+
+    def _add_photo(self, session: Session, photo: ScoredPhoto, now: datetime) -> bool:
+        """Record a photo seen for the first time; False when it was already known."""
+        decoded, sha256 = photo.decoded, photo.received.sha256
+        inserted = insert_if_absent(
+            session,
+            Photo,
+            sha256=sha256,
+            media_type=decoded.media_type,
+            byte_size=photo.received.byte_size,
+            width=decoded.width,
+            height=decoded.height,
+            frame_count=decoded.frame_count,
+            frame_index=decoded.frame_index,
+            phash=photo.phash,
+            first_seen_at=now,
+        )
+        if not inserted:
+            return False
+        session.add_all(_detection_rows(sha256, photo))
+        self.matcher.store(session, sha256, photo.hashes)
+        return True
+
+
+def _account_id(session: Session, platform: str, handle: str, now: datetime) -> int:
+    insert_if_absent(
+        session, Account, platform=platform, handle=handle, first_seen_at=now
+    )
+    query = select(Account.id).where(
+        Account.platform == platform, Account.handle == handle
+    )
+    return session.scalar(query)
+
+
+def _detection_rows(sha256: str, photo: ScoredPhoto) -> list[Detection]:
+    return [
+        Detection(
+            photo_sha256=sha256,
+            position=position,
+            label=detection.label,
+            confidence=detection.confidence,
+            x1=detection.box[0],
+            y1=detection.box[1],
+            x2=detection.box[2],
+            y2=detection.box[3],
+            stage=detection.stage,
+            model_name=detection.model.name,
+            model_sha256=detection.model.sha256,
+        )
+        for position, detection in enumerate(photo.detections)
+    ]
+
+
+def _sighting(
+    listing_id: str, position: int, result: ScoredPhoto | RejectedPhoto, now: datetime
+) -> Sighting:
+    received = result.received
+    error = result.error.to_dict() if isinstance(result, RejectedPhoto) else None
+    return Sighting(
+        listing_id=listing_id,
+        position=position,
+        filename=received.filename[:255],
+        sha256=received.sha256,
+        status="rejected" if error else "scored",
+        error=error,
+        submitted_at=now,
+    )

@@ -1,0 +1,108 @@
+"""Score one photo: decode once, detect, refine, hash; the same pixels for every stage.
+
+Used by the service (app.pipeline.ingest) and by ``satwa scan``; stores nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.errors import PhotoRejected
+from app.pipeline.decode import DecodedPhoto, decode_photo
+from app.pipeline.detect import Detection, Detector, Refiner
+from app.pipeline.hashing import RegionHash, photo_phash, region_hashes
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReceivedPhoto:
+    """A photo as it came in: its file name, SHA-256 and bytes.
+
+    ``data`` is None when the photo was refused before being read (``refusal``).
+    """
+
+    filename: str
+    sha256: str
+    byte_size: int
+    data: bytes | None
+    refusal: PhotoRejected | None = None
+
+    @classmethod
+    def from_bytes(cls, filename: str, data: bytes) -> ReceivedPhoto:
+        return cls(filename, hashlib.sha256(data).hexdigest(), len(data), data)
+
+
+@dataclass(frozen=True)
+class ScoredPhoto:
+    """What the pipeline found in one photo."""
+
+    received: ReceivedPhoto
+    decoded: DecodedPhoto
+    phash: str
+    detections: list[Detection]
+    hashes: list[RegionHash]
+
+
+@dataclass(frozen=True)
+class RejectedPhoto:
+    """A photo that could not be scored, and why (the message names the file)."""
+
+    received: ReceivedPhoto
+    error: PhotoRejected
+
+
+class PhotoScorer:
+    """Decode -> detect -> refine (second stages) -> hash, for one photo at a time."""
+
+    def __init__(
+        self,
+        detector: Detector,
+        settings: Settings,
+        refiners: Sequence[Refiner] = (),
+    ) -> None:
+        self.detector = detector
+        self.refiners = tuple(refiners)
+        self.max_pixels = settings.max_pixels
+        self.max_frames = settings.max_frames
+
+    def score(self, received: ReceivedPhoto) -> ScoredPhoto | RejectedPhoto:
+        if received.refusal is not None:
+            return RejectedPhoto(received, _named(received, received.refusal))
+        try:
+            decoded = decode_photo(
+                received.data or b"",
+                max_pixels=self.max_pixels,
+                max_frames=self.max_frames,
+            )
+        except PhotoRejected as error:
+            logger.info("Rejected photo %s: %s", received.filename, error.code)
+            return RejectedPhoto(received, _named(received, error))
+        return self._score_decoded(received, decoded)
+
+    def _score_decoded(
+        self, received: ReceivedPhoto, decoded: DecodedPhoto
+    ) -> ScoredPhoto:
+        detections = self.detector.detect(decoded.image)
+        for refiner in self.refiners:
+            detections = refiner.refine(decoded.image, detections)
+        boxes = [detection.box for detection in detections]
+        return ScoredPhoto(
+            received,
+            decoded,
+            photo_phash(decoded.image),
+            detections,
+            region_hashes(decoded.image, boxes),
+        )
+
+
+def _named(received: ReceivedPhoto, error: PhotoRejected) -> PhotoRejected:
+    """The same error with the file name in front of its message."""
+    if not error.message.startswith(f"{received.filename!r}: "):
+        error.message = f"{received.filename!r}: {error.message}"
+        error.args = (error.message,)
+    return error
