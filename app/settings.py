@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     max_photos_per_listing: int = Field(
         20, gt=0, description="Most photos accepted in one POST /v1/listings."
     )
+    scoring_workers: int = Field(
+        2,
+        gt=0,
+        description="Photos decoded and scored at once per process; more wait "
+        "(bounds memory; about the number of cores).",
+    )
     max_frames: int = Field(
         50,
         gt=0,

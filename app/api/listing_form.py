@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from functools import partial
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -33,23 +34,30 @@ REQUIRED = ("platform", "account", "listing_url")
 _CHUNK = 1 << 20
 
 
-async def read_listing_form(request: Request, settings: Settings) -> ListingSubmission:
+async def read_listing_form(
+    request: Request, settings: Settings
+) -> tuple[ListingSubmission, FormData]:
+    """The submission and the parsed form; close the form once the listing is done
+    (the photos are read from its spool files while they are scored)."""
     form = await _parse(request, settings)
     try:
-        fields = _text_fields(form)
-        uploads = [
-            item for item in form.getlist(PHOTO_FIELD) if isinstance(item, UploadFile)
-        ]
-        if not uploads:
-            raise InvalidListing(
-                f"Listing has no photos; expected 1 to {settings.max_photos_per_listing} "
-                f"files in the form field {PHOTO_FIELD!r}"
-            )
-        photos = [
-            await _received(upload, settings.max_photo_bytes) for upload in uploads
-        ]
-    finally:
+        return await _submission(form, settings), form
+    except BaseException:
         await form.close()
+        raise
+
+
+async def _submission(form: FormData, settings: Settings) -> ListingSubmission:
+    fields = _text_fields(form)
+    uploads = [
+        item for item in form.getlist(PHOTO_FIELD) if isinstance(item, UploadFile)
+    ]
+    if not uploads:
+        raise InvalidListing(
+            f"Listing has no photos; expected 1 to {settings.max_photos_per_listing} "
+            f"files in the form field {PHOTO_FIELD!r}"
+        )
+    photos = [await _received(upload, settings.max_photo_bytes) for upload in uploads]
     return ListingSubmission(
         platform=fields["platform"],
         account=fields["account"],
@@ -115,7 +123,7 @@ def _posted_at(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError as error:
         raise InvalidListing(
             f"Field 'posted_at' is {value!r}; expected an ISO 8601 date-time such as "
@@ -127,19 +135,27 @@ def _posted_at(value: str | None) -> datetime | None:
 async def _received(upload: UploadFile, max_photo_bytes: int) -> ReceivedPhoto:
     filename = upload.filename or "photo"
     size = upload.size if upload.size is not None else 0
+    sha256 = await _sha256(upload)
     if size <= max_photo_bytes:
-        return ReceivedPhoto.from_bytes(filename, await upload.read())
+        return ReceivedPhoto(filename, sha256, size, partial(_read_spooled, upload))
     refusal = PhotoOverLimit(
         f"Photo is too large ({size:,} bytes)",
         setting="SATWA_MAX_PHOTO_BYTES",
         limit=max_photo_bytes,
         got=size,
     )
-    return ReceivedPhoto(filename, await _sha256(upload), size, None, refusal)
+    return ReceivedPhoto(filename, sha256, size, None, refusal)
 
 
 async def _sha256(upload: UploadFile) -> str:
     digest = hashlib.sha256()
+    await upload.seek(0)
     while chunk := await upload.read(_CHUNK):
         digest.update(chunk)
     return digest.hexdigest()
+
+
+def _read_spooled(upload: UploadFile) -> bytes:
+    """Read an upload's spool file from a worker thread (synchronous file access)."""
+    upload.file.seek(0)
+    return upload.file.read()

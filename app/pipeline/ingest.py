@@ -96,14 +96,12 @@ class ListingIngest:
         if existing is not None:
             return IngestOutcome(existing, created=False, rejected=[])
 
-        results = [self.scorer.score(photo) for photo in submission.photos]
+        results = [self._score_and_keep(photo) for photo in submission.photos]
         scored = [result for result in results if isinstance(result, ScoredPhoto)]
         rejected = [result for result in results if isinstance(result, RejectedPhoto)]
         if not scored:
             return IngestOutcome(None, created=False, rejected=rejected)
 
-        for photo in scored:
-            self.evidence.put(photo.received.data or b"")
         listing_id, created, new_photos = self._record(submission, results)
         for photo in new_photos:
             self.matcher.add(photo.received.sha256, photo.hashes)
@@ -117,6 +115,15 @@ class ListingIngest:
             time.perf_counter() - started,
         )
         return IngestOutcome(listing_id, created, rejected)
+
+    def _score_and_keep(self, photo: ReceivedPhoto) -> ScoredPhoto | RejectedPhoto:
+        """Score a photo, then keep its original (evidence first, rows later)."""
+        result = self.scorer.score(photo)
+        if isinstance(result, ScoredPhoto) and not self.evidence.contains(photo.sha256):
+            data = photo.read() if photo.read else b""
+            stored_sha256 = self.evidence.put(data)
+            assert stored_sha256 == photo.sha256, "photo bytes changed after receipt"
+        return result
 
     def _stored_listing(self, content_key: str) -> str | None:
         with self.database.session() as session:

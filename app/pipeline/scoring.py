@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from app.errors import PhotoRejected
@@ -21,20 +22,43 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReceivedPhoto:
-    """A photo as it came in: its file name, SHA-256 and bytes.
+    """A photo as it came in: its file name, SHA-256, size and a way to read it.
 
-    ``data`` is None when the photo was refused before being read (``refusal``).
+    ``read`` returns the bytes (from memory or from the upload's spool file), so a
+    listing's photos are held in memory one at a time. It is None when the photo was
+    refused before being read (``refusal``).
     """
 
     filename: str
     sha256: str
     byte_size: int
-    data: bytes | None
+    read: Callable[[], bytes] | None
     refusal: PhotoRejected | None = None
 
     @classmethod
     def from_bytes(cls, filename: str, data: bytes) -> ReceivedPhoto:
-        return cls(filename, hashlib.sha256(data).hexdigest(), len(data), data)
+        return cls(filename, hashlib.sha256(data).hexdigest(), len(data), lambda: data)
+
+
+@dataclass(frozen=True)
+class PhotoFacts:
+    """What decoding told about a photo (the pixels themselves are not kept)."""
+
+    media_type: str
+    width: int
+    height: int
+    frame_count: int
+    frame_index: int
+
+    @classmethod
+    def of(cls, decoded: DecodedPhoto) -> PhotoFacts:
+        return cls(
+            decoded.media_type,
+            decoded.width,
+            decoded.height,
+            decoded.frame_count,
+            decoded.frame_index,
+        )
 
 
 @dataclass(frozen=True)
@@ -42,7 +66,7 @@ class ScoredPhoto:
     """What the pipeline found in one photo."""
 
     received: ReceivedPhoto
-    decoded: DecodedPhoto
+    decoded: PhotoFacts
     phash: str
     detections: list[Detection]
     hashes: list[RegionHash]
@@ -57,7 +81,11 @@ class RejectedPhoto:
 
 
 class PhotoScorer:
-    """Decode -> detect -> refine (second stages) -> hash, for one photo at a time."""
+    """Decode -> detect -> refine (second stages) -> hash, for one photo at a time.
+
+    At most ``Settings.scoring_workers`` photos are scored at once in a process, so
+    memory stays flat however many uploads arrive together; the others wait.
+    """
 
     def __init__(
         self,
@@ -69,20 +97,23 @@ class PhotoScorer:
         self.refiners = tuple(refiners)
         self.max_pixels = settings.max_pixels
         self.max_frames = settings.max_frames
+        self._slots = threading.BoundedSemaphore(settings.scoring_workers)
 
     def score(self, received: ReceivedPhoto) -> ScoredPhoto | RejectedPhoto:
-        if received.refusal is not None:
+        if received.refusal is not None or received.read is None:
+            assert received.refusal is not None
             return RejectedPhoto(received, _named(received, received.refusal))
-        try:
-            decoded = decode_photo(
-                received.data or b"",
-                max_pixels=self.max_pixels,
-                max_frames=self.max_frames,
-            )
-        except PhotoRejected as error:
-            logger.info("Rejected photo %s: %s", received.filename, error.code)
-            return RejectedPhoto(received, _named(received, error))
-        return self._score_decoded(received, decoded)
+        with self._slots:
+            try:
+                decoded = decode_photo(
+                    received.read(),
+                    max_pixels=self.max_pixels,
+                    max_frames=self.max_frames,
+                )
+            except PhotoRejected as error:
+                logger.info("Rejected photo %s: %s", received.filename, error.code)
+                return RejectedPhoto(received, _named(received, error))
+            return self._score_decoded(received, decoded)
 
     def _score_decoded(
         self, received: ReceivedPhoto, decoded: DecodedPhoto
@@ -93,7 +124,7 @@ class PhotoScorer:
         boxes = [detection.box for detection in detections]
         return ScoredPhoto(
             received,
-            decoded,
+            PhotoFacts.of(decoded),
             photo_phash(decoded.image),
             detections,
             region_hashes(decoded.image, boxes),

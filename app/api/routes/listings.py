@@ -56,8 +56,11 @@ _FORM_SCHEMA = {
 async def post_listing(request: Request, services: ServicesDep) -> JSONResponse:
     """201 with the new listing; 200 with the stored answer when the same URL and
     photos were sent before; a 4xx when no photo could be scored (nothing stored)."""
-    submission = await read_listing_form(request, services.settings)
-    outcome = await run_in_threadpool(services.ingest.ingest, submission)
+    submission, form = await read_listing_form(request, services.settings)
+    try:
+        outcome = await run_in_threadpool(services.ingest.ingest, submission)
+    finally:
+        await form.close()
     if outcome.listing_id is None:
         return _all_rejected(outcome)
     listing = await run_in_threadpool(_report, services, outcome.listing_id)

@@ -1,0 +1,155 @@
+"""The ``satwa`` command: serve the API, scan photos locally, migrate the database."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from app.answers import rejected_photo_out, scored_photo_out
+from app.pipeline.scoring import ReceivedPhoto, ScoredPhoto
+from app.schemas import PhotoOut
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PHOTO_SUFFIXES = {
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".gif",
+    ".webp",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".heic",
+    ".heif",
+    ".avif",
+}
+
+cli = typer.Typer(help="Satwa: find illegal wildlife trade in listing photos.")
+db_cli = typer.Typer(help="Database schema.")
+cli.add_typer(db_cli, name="db")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="SATWA_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="SATWA_PORT")] = None,
+    database_url: Annotated[str | None, typer.Option(help="SATWA_DATABASE_URL")] = None,
+) -> None:
+    """Run the HTTP API (migrates the database first)."""
+    import uvicorn
+
+    from app.api.app import create_app
+
+    settings = _settings(host=host, port=port, database_url=database_url)
+    _upgrade(settings)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+
+
+@cli.command()
+def scan(
+    paths: Annotated[list[Path], typer.Argument(help="Photo files and folders.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per photo.")
+    ] = False,
+    weights: Annotated[Path | None, typer.Option(help="SATWA_WEIGHTS")] = None,
+) -> None:
+    """Score photos locally, without a server and without storing anything."""
+    from app.services import build_scoring
+
+    settings = _settings(weights=weights)
+    scoring = build_scoring(settings)
+    files = list(photo_files(paths))
+    answers = []
+    steps = files if as_json else track(files, description="Scoring", transient=True)
+    for path in steps:
+        result = scoring.scorer.score(
+            ReceivedPhoto.from_bytes(str(path), path.read_bytes())
+        )
+        answer = (
+            scored_photo_out(scoring.catalog, result)
+            if isinstance(result, ScoredPhoto)
+            else rejected_photo_out(result)
+        )
+        if as_json:
+            typer.echo(json.dumps(answer.model_dump(mode="json")))
+        answers.append(answer)
+    if not as_json:
+        Console().print(scan_table(answers))
+
+
+@db_cli.command("upgrade")
+def db_upgrade(
+    database_url: Annotated[str | None, typer.Option(help="SATWA_DATABASE_URL")] = None,
+) -> None:
+    """Apply the Alembic migrations up to the newest schema."""
+    _upgrade(_settings(database_url=database_url))
+
+
+def photo_files(paths: list[Path]):
+    """The photo files among ``paths``, folders walked recursively, sorted."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES
+            )
+        elif path.is_file():
+            yield path
+        else:
+            raise typer.BadParameter(f"{path} is neither a file nor a folder")
+
+
+def scan_table(answers: list[PhotoOut]) -> Table:
+    table = Table("file", "label", "confidence", "catalogue species", "status")
+    table.columns[0].overflow = "fold"
+    for answer in answers:
+        if answer.status != "scored":
+            table.add_row(answer.filename, "", "", "", answer.error.message)
+            continue
+        if not answer.detections:
+            table.add_row(answer.filename, "-", "", "", "nothing found")
+        for detection in answer.detections:
+            species = ", ".join(entry.scientific_name for entry in detection.catalog)
+            table.add_row(
+                answer.filename,
+                detection.label,
+                f"{detection.confidence:.2f}",
+                species or "(not in catalogue)",
+                "scored",
+            )
+    return table
+
+
+def _settings(**overrides: object) -> Settings:
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    _configure_logging(settings.log_level)
+    return settings
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _upgrade(settings: Settings) -> None:
+    from app.store.database import Database
+    from app.store.migrate import upgrade
+
+    database = Database(settings.database_url)
+    try:
+        upgrade(database)
+    finally:
+        database.dispose()
+
+
+def main() -> None:
+    cli()
