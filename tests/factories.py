@@ -107,3 +107,9 @@ def unique_urls(prefix: str = "https://shop.example/listing/") -> Iterator[str]:
     while True:
         number += 1
         yield f"{prefix}{number}"
+
+
+def noisy_png(width: int, height: int) -> bytes:
+    """A PNG that hardly compresses: about 3 bytes per pixel."""
+    channels = [Image.effect_noise((width, height), 90) for _ in range(3)]
+    return encode(Image.merge("RGB", channels), "PNG")

@@ -17,5 +17,7 @@ def insert_if_absent(session: Session, model: type[Base], **values: object) -> b
     NOTHING lets the second one go on instead of failing its whole transaction.
     """
     insert = _INSERTS[session.get_bind().dialect.name]
-    statement = insert(model).values(**values).on_conflict_do_nothing()
-    return session.execute(statement).rowcount == 1
+    key = model.__table__.primary_key.columns.values()[0]
+    statement = insert(model).values(**values).on_conflict_do_nothing().returning(key)
+    # RETURNING, not rowcount: psycopg reports no rowcount for INSERT ... ON CONFLICT.
+    return session.execute(statement).first() is not None

@@ -1,0 +1,310 @@
+"""POST /v1/listings and GET /v1/listings/{id} through the real app on both databases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tests.factories import (
+    bad_input,
+    bad_input_name,
+    dataset_photos,
+    encode,
+    listing_form,
+    noisy_png,
+    photo_files,
+    scene,
+)
+
+SCORED_CASES = [
+    "01a",
+    "01b",
+    "01c",
+    "02",
+    "04",
+    "06",
+    "07",
+    "08",
+    "09",
+    "10b",
+    "12",
+    "13",
+    "16",
+    "19a",
+    "19b",
+    "24a",
+    "24b",
+    "26",
+    "27",
+    "28a",
+    "28b",
+    "28c",
+    "31a",
+    "31b",
+    "32a",
+    "32b",
+    "33",
+    "34",
+    "36",
+]
+REFUSED_CASES = [
+    ("10a", 422, "corrupt_photo", "truncated"),
+    ("15", 422, "corrupt_photo", "HEIC"),
+    ("17a", 413, "photo_over_limit", "SATWA_MAX_PIXELS"),
+    ("17b", 413, "photo_over_limit", "SATWA_MAX_PIXELS"),
+    ("18", 422, "empty_photo", "empty file"),
+    ("20a", 415, "unsupported_media_type", "SVG"),
+    ("20b", 415, "unsupported_media_type", "SVG"),
+]
+
+
+def post(client, photos, **form):
+    return client.post(
+        "/v1/listings", data=listing_form(**form), files=photo_files(photos)
+    )
+
+
+def case_photo(case: str) -> tuple[str, bytes]:
+    return bad_input_name(case), bad_input(case)
+
+
+def test_post_listing_real_photos_returns_full_answer(client):
+    paths = dataset_photos("tiger_video_frames_yolo", 2)
+    response = post(client, [(p.name, p.read_bytes()) for p in paths])
+    assert response.status_code == 201
+    answer = response.json()
+    assert len(answer["listing_id"]) == 32
+    assert answer["risk"]["level"] in ("critical", "high", "elevated", "low", "none")
+    for photo, path in zip(answer["photos"], paths, strict=True):
+        assert photo["filename"] == path.name
+        assert photo["status"] == "scored"
+        assert len(photo["sha256"]) == 64 and len(photo["phash"]) == 16
+        assert photo["width"] > 0 and photo["height"] > 0
+        assert photo["matches"] == []
+    assert client.get(f"/v1/listings/{answer['listing_id']}").json() == answer
+
+
+@pytest.mark.parametrize("case", SCORED_CASES)
+def test_post_listing_bad_input_case_is_scored(client, case):
+    response = post(client, [case_photo(case)])
+    assert response.status_code == 201, response.text
+    (photo,) = response.json()["photos"]
+    assert photo["status"] == "scored"
+    assert photo["width"] >= 1 and len(photo["phash"]) == 16
+
+
+@pytest.mark.parametrize(("case", "status", "code", "named"), REFUSED_CASES)
+def test_post_listing_bad_input_case_is_refused_clearly(
+    client, case, status, code, named
+):
+    response = post(client, [case_photo(case)])
+    assert response.status_code == status
+    answer = response.json()
+    assert answer["error"]["code"] == code
+    assert named in answer["error"]["message"]
+    assert bad_input_name(case) in answer["error"]["message"]
+    assert answer["photos"][0]["status"] == "rejected"
+
+
+def test_post_listing_truncated_photo_rejected_while_others_scored(client):
+    response = post(client, [case_photo("10a"), case_photo("01c"), case_photo("36")])
+    assert response.status_code == 201
+    truncated, *good = response.json()["photos"]
+    assert truncated["status"] == "rejected"
+    assert truncated["error"]["code"] == "corrupt_photo"
+    assert "10a_truncated_half.jpg" in truncated["error"]["message"]
+    assert [photo["status"] for photo in good] == ["scored", "scored"]
+
+
+@pytest.mark.parametrize(
+    ("case", "media_type"), [("19a", "image/png"), ("19b", "image/webp")]
+)
+def test_get_original_serves_real_media_type_and_exact_bytes(client, case, media_type):
+    (photo,) = post(client, [case_photo(case)]).json()["photos"]
+    original = client.get(f"/v1/photos/{photo['sha256']}/original")
+    assert original.headers["content-type"] == media_type
+    assert original.content == bad_input(case)
+
+
+def test_post_same_listing_twice_stores_nothing_new(client):
+    photos = [case_photo("28a"), case_photo("31a")]
+    first = post(client, photos)
+    second = post(client, photos)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json() == first.json()
+
+
+def test_post_same_url_with_other_photos_is_a_new_listing(client):
+    first = post(client, [case_photo("28a")])
+    second = post(client, [case_photo("31a")])
+    assert second.status_code == 201
+    assert second.json()["listing_id"] != first.json()["listing_id"]
+
+
+def test_post_same_photo_from_second_account_matches_first_account(client):
+    path = dataset_photos("eagles_owls_web", 1)[0]
+    first = post(client, [(path.name, path.read_bytes())], account="first.seller")
+    second = post(
+        client,
+        [(path.name, path.read_bytes())],
+        platform="instagram",
+        account="second.seller",
+        listing_url="https://instagram.com/p/2",
+    )
+    (match,) = second.json()["photos"][0]["matches"]
+    assert match == {
+        "sha256": first.json()["photos"][0]["sha256"],
+        "distance": 0,
+        "listing_id": first.json()["listing_id"],
+        "platform": "facebook",
+        "account": "first.seller",
+    }
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later", "max_distance"),
+    [("28a", "28b", 10), ("31a", "31b", 10), ("32a", "32b", 2)],
+)
+def test_post_near_duplicate_lists_earlier_photo(client, earlier, later, max_distance):
+    first = post(client, [case_photo(earlier)], account="a")
+    second = post(client, [case_photo(later)], account="b", listing_url="https://x/b")
+    matches = second.json()["photos"][0]["matches"]
+    assert [m["listing_id"] for m in matches] == [first.json()["listing_id"]]
+    assert matches[0]["account"] == "a"
+    assert matches[0]["distance"] <= max_distance
+
+
+def test_post_rotated_copy_is_not_matched(client):
+    # Documented in README: rotations by 90 degrees are not matched (mirrors are).
+    post(client, [case_photo("28a")], account="a")
+    second = post(client, [case_photo("28c")], account="b", listing_url="https://x/b")
+    assert second.json()["photos"][0]["matches"] == []
+
+
+def test_post_single_colour_photos_never_match(client):
+    post(client, [case_photo("24a")], account="a")
+    second = post(client, [case_photo("24b")], account="b", listing_url="https://x/b")
+    third = post(client, [case_photo("24a")], account="c", listing_url="https://x/c")
+    assert second.json()["photos"][0]["matches"] == []
+    assert [m["account"] for m in third.json()["photos"][0]["matches"]] == ["a"]
+    assert third.json()["photos"][0]["matches"][0]["distance"] == 0
+
+
+def test_post_listing_records_form_fields(client):
+    response = post(
+        client,
+        [case_photo("01c")],
+        caption="Jual kakatua jambul kuning",
+        posted_at="2026-12-01T09:30:00+07:00",
+        price="Rp 1.500.000",
+    )
+    answer = response.json()
+    assert answer["caption"] == "Jual kakatua jambul kuning"
+    assert answer["posted_at"] == "2026-12-01T02:30:00Z"
+    assert answer["price"] == "Rp 1.500.000"
+
+
+@pytest.mark.parametrize(
+    ("form", "named"),
+    [
+        ({"platform": ""}, "platform"),
+        ({"posted_at": "yesterday"}, "posted_at"),
+        ({"account": "x" * 300}, "account"),
+    ],
+)
+def test_post_listing_bad_fields_give_422_naming_field(client, form, named):
+    response = post(client, [case_photo("01c")], **form)
+    assert response.status_code == 422
+    assert named in response.json()["error"]["message"]
+
+
+def test_post_listing_without_photos_gives_422(client):
+    response = client.post("/v1/listings", data=listing_form())
+    assert response.status_code == 422
+    assert "photos" in response.json()["error"]["message"]
+
+
+def test_post_listing_over_photo_count_names_setting(client):
+    photos = [(f"p{n}.png", encode(scene(32, 32, seed=n), "PNG")) for n in range(1001)]
+    response = post(client, photos)
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["setting"] == "SATWA_MAX_PHOTOS_PER_LISTING"
+    assert error["limit"] == 20
+
+
+def test_post_listing_over_photo_bytes_names_setting(client, settings):
+    client.app.state.services.settings = settings.model_copy(
+        update={"max_photo_bytes": 1000}
+    )
+    response = post(client, [case_photo("31a"), case_photo("26")])
+    assert response.status_code == 201
+    refused, small = response.json()["photos"]
+    assert refused["error"]["code"] == "photo_over_limit"
+    assert refused["error"]["setting"] == "SATWA_MAX_PHOTO_BYTES"
+    assert small["status"] == "scored"
+
+
+def test_post_listing_30_mb_body_gives_413_from_header(client):
+    padded = bad_input("31a") + bytes(30 * 2**20)
+    response = post(client, [("padded.jpg", padded)])
+    assert response.status_code == 413
+    assert response.json()["error"]["setting"] == "SATWA_MAX_REQUEST_BYTES"
+
+
+def test_post_listing_30_mb_chunked_body_gives_413_when_limit_passed(client):
+    boundary = "satwa-test-boundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; '
+        'filename="padded.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+    ).encode()
+
+    def body():
+        yield head + bad_input("31a")
+        for _ in range(30):
+            yield bytes(2**20)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = client.post(
+        "/v1/listings",
+        content=body(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["setting"] == "SATWA_MAX_REQUEST_BYTES"
+
+
+def test_post_listing_6_mb_photo_is_scored(client):
+    big = noisy_png(1600, 1400)
+    assert len(big) > 6 * 10**6
+    response = post(client, [("big.png", big)])
+    assert response.status_code == 201
+    assert response.json()["photos"][0]["width"] == 1600
+
+
+def test_get_listing_unknown_gives_404(client):
+    response = client.get("/v1/listings/nope")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_post_listing_detections_carry_catalogue_and_model(client, settings):
+    scorer = client.app.state.services.scoring.scorer
+    scorer.detector.options = replace(scorer.detector.options, confidence_threshold=0.0)
+    path = dataset_photos("tiger_video_frames_yolo", 1)[0]
+    answer = post(client, [(path.name, path.read_bytes())]).json()
+    detections = answer["photos"][0]["detections"]
+    assert detections, "a zero threshold keeps the best candidates"
+    for detection in detections:
+        x1, y1, x2, y2 = detection["box"]
+        assert 0 <= x1 <= x2 <= answer["photos"][0]["width"]
+        assert 0 <= y1 <= y2 <= answer["photos"][0]["height"]
+        assert detection["stage"] == "detector"
+        assert detection["model"]["name"] == "satwa-detector.onnx"
+        assert len(detection["model"]["sha256"]) == 64
+    tiger = [d for d in detections if d["label"] == "tiger"]
+    if tiger:
+        assert tiger[0]["catalog"][0]["key"] == "sumatran_tiger"
+        assert answer["risk"]["level"] == "critical"
+    assert client.get(f"/v1/listings/{answer['listing_id']}").json() == answer
