@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -117,13 +118,13 @@ class ListingIngest:
         return IngestOutcome(listing_id, created, rejected)
 
     def _score_and_keep(self, photo: ReceivedPhoto) -> ScoredPhoto | RejectedPhoto:
-        """Score a photo, then keep its original (evidence first, rows later)."""
-        result = self.scorer.score(photo)
-        if isinstance(result, ScoredPhoto) and not self.evidence.contains(photo.sha256):
-            data = photo.read() if photo.read else b""
+        """Score a photo and keep its original (evidence first, rows later)."""
+        return self.scorer.score(photo, keep=partial(self._keep, photo.sha256))
+
+    def _keep(self, sha256: str, data: bytes) -> None:
+        if not self.evidence.contains(sha256):
             stored_sha256 = self.evidence.put(data)
-            assert stored_sha256 == photo.sha256, "photo bytes changed after receipt"
-        return result
+            assert stored_sha256 == sha256, "photo bytes changed after receipt"
 
     def _stored_listing(self, content_key: str) -> str | None:
         with self.database.session() as session:

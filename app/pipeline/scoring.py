@@ -99,21 +99,27 @@ class PhotoScorer:
         self.max_frames = settings.max_frames
         self._slots = threading.BoundedSemaphore(settings.scoring_workers)
 
-    def score(self, received: ReceivedPhoto) -> ScoredPhoto | RejectedPhoto:
+    def score(
+        self, received: ReceivedPhoto, keep: Callable[[bytes], object] | None = None
+    ) -> ScoredPhoto | RejectedPhoto:
+        """Score one photo; ``keep`` gets the bytes of a scored photo (to store them)
+        while they are still in memory."""
         if received.refusal is not None or received.read is None:
             assert received.refusal is not None
             return RejectedPhoto(received, _named(received, received.refusal))
         with self._slots:
+            data = received.read()
             try:
                 decoded = decode_photo(
-                    received.read(),
-                    max_pixels=self.max_pixels,
-                    max_frames=self.max_frames,
+                    data, max_pixels=self.max_pixels, max_frames=self.max_frames
                 )
             except PhotoRejected as error:
                 logger.info("Rejected photo %s: %s", received.filename, error.code)
                 return RejectedPhoto(received, _named(received, error))
-            return self._score_decoded(received, decoded)
+            scored = self._score_decoded(received, decoded)
+            if keep is not None:
+                keep(data)
+            return scored
 
     def _score_decoded(
         self, received: ReceivedPhoto, decoded: DecodedPhoto

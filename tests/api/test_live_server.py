@@ -1,0 +1,100 @@
+"""The real server over real HTTP: crash safety, concurrency and memory."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.factories import (
+    bad_input,
+    dataset_photos,
+    listing_form,
+    noisy_png,
+    photo_files,
+)
+from tests.live_server import LiveServer
+
+
+@pytest.fixture
+def live_server(clean_database_url, tmp_path):
+    server = LiveServer(clean_database_url, tmp_path / "evidence").start()
+    yield server
+    server.stop()
+
+
+def post(server: LiveServer, photos, **form) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}/v1/listings",
+        data=listing_form(**form),
+        files=photo_files(photos),
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_live_server_listing_survives_kill_9_with_exact_bytes(live_server):
+    path = dataset_photos("reptiles_amphibians_kaggle", 1, seed=9)[0]
+    original = path.read_bytes()
+    answer = post(live_server, [(path.name, original)]).json()
+    live_server.kill()
+    live_server.start()
+    stored = httpx.get(f"{live_server.url}/v1/listings/{answer['listing_id']}").json()
+    assert stored == answer
+    sha256 = answer["photos"][0]["sha256"]
+    served = httpx.get(f"{live_server.url}/v1/photos/{sha256}/original")
+    assert served.content == original
+
+
+@pytest.mark.slow
+def test_live_server_16_concurrent_uploads_all_succeed(live_server):
+    paths = dataset_photos("popular_animals_google", 16, seed=16)
+
+    def upload(number: int) -> httpx.Response:
+        path = paths[number]
+        return post(
+            live_server,
+            [(path.name, path.read_bytes())],
+            account=f"seller{number % 4}",
+            listing_url=f"https://shop.example/{number}",
+        )
+
+    with ThreadPoolExecutor(16) as pool:
+        responses = list(pool.map(upload, range(16)))
+    assert [r.status_code for r in responses] == [201] * 16, [
+        r.text for r in responses if r.status_code != 201
+    ]
+    assert not any("locked" in r.text for r in responses)
+
+
+@pytest.mark.slow
+def test_live_server_twenty_6_mb_uploads_keep_memory_flat(live_server):
+    big = noisy_png(1600, 1400)
+    post(live_server, [("warm-up.png", bad_input("31a"))])
+    before = live_server.peak_rss_bytes()
+
+    def upload(number: int) -> httpx.Response:
+        # Each upload differs (one appended byte after IEND is ignored by decoders).
+        return post(
+            live_server,
+            [(f"big{number}.png", big + bytes([number]))],
+            listing_url=f"https://shop.example/big/{number}",
+        )
+
+    with ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(upload, range(20)))
+    assert [r.status_code for r in responses] == [201] * 20
+    growth = live_server.peak_rss_bytes() - before
+    assert growth < 20 * len(big), f"peak RSS grew {growth / 2**20:.0f} MB"
+
+
+@pytest.mark.slow
+def test_live_server_30_mb_body_gets_413_before_upload_ends(live_server):
+    padded = bad_input("31a") + bytes(30 * 2**20)
+    try:
+        response = post(live_server, [("padded.jpg", padded)])
+    except httpx.TransportError:
+        pytest.fail("the server closed the connection without a 413 answer")
+    assert response.status_code == 413
+    assert response.json()["error"]["setting"] == "SATWA_MAX_REQUEST_BYTES"
