@@ -28,6 +28,12 @@ logger = logging.getLogger(__name__)
 CAM_INPUT_SIZE = 320
 CAM_THRESHOLD = 0.3
 CAM_MARGIN = 0.05
+# Threshold and margin were looked at on every sixth frame of the tiger sets
+# (TUNING_STRIDE); the reported IoU uses the other frames only.
+# Limitation: on those frames threshold 0.15 without margin scored a mean IoU of 0.571
+# against 0.532 for the values above, which the shipped model was trained with; the next
+# training run should switch and re-measure.
+TUNING_STRIDE = 6
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 as fractions of width/height
 
@@ -121,3 +127,36 @@ def measure_box_quality(pairs: Iterable[tuple[Path, Box]]) -> BoxQuality:
     ious = [iou(box, real) for box, (_, real) in zip(predicted, pairs)]
     whole = [iou((0.0, 0.0, 1.0, 1.0), real) for _, real in pairs]
     return BoxQuality(len(pairs), float(np.mean(ious)), float(np.mean(whole)))
+
+
+def tiger_box_pairs(data_root: Path) -> list[tuple[Path, Box]]:
+    """Tiger frames with real boxes, leaving out the frames used to tune the CAM."""
+    pairs = []
+    for folder in ("tiger_video_frames_yolo", "tiger_pose_ultralytics"):
+        frames = sorted((data_root / folder / "images").rglob("*.jpg"))
+        for number, path in enumerate(frames):
+            label = data_root / folder / "labels" / path.parent.name / f"{path.stem}.txt"
+            box = read_yolo_box(label) if label.exists() else None
+            if box is not None and number % TUNING_STRIDE:
+                pairs.append((path, box))
+    return pairs
+
+
+def main() -> None:
+    """Measure CAM box quality on the tiger sets; write it beside the shipped weights."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--out", type=Path,
+                        default=Path("weights/satwa-detector.run/box_quality.json"))
+    arguments = parser.parse_args()
+    quality = measure_box_quality(tiger_box_pairs(arguments.data_root))
+    arguments.out.parent.mkdir(parents=True, exist_ok=True)
+    arguments.out.write_text(json.dumps(quality.__dict__, indent=2))
+    print(json.dumps(quality.__dict__))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,9 +1,224 @@
-"""Evaluation of the trained detector on the test split (filled in below)."""
+"""Evaluate the trained detector on the test split and write its figures.
+
+Figures: per-class precision, recall, mAP50 and mAP50-95 (Ultralytics validation on the
+test split); per-photo accuracy of the top label; the rate at which look-alike photos get
+a label that maps to protected catalogue taxa; a confusion-matrix picture; and agreement of
+the ONNX export with the .pt on the same photos.
+
+    python -m training.evaluate --config training/configs/default.yaml
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import yaml
 
-def evaluate_and_report(config: dict, weights: Path, data_yaml: Path, run_dir: Path) -> None:
-    return None
+from training.boxes import iou
+from training.offline import keep_ultralytics_offline
+
+logger = logging.getLogger(__name__)
+
+SERVING_CONFIDENCE = 0.25
+"""Detections below this confidence are not reported by the service, nor counted here."""
+
+NO_DETECTION = "(none)"
+
+
+@dataclass(frozen=True)
+class PhotoVerdict:
+    """The top label the detector gave one test photo, beside its true class."""
+
+    photo: str
+    truth: str
+    top_label: str
+    top_confidence: float
+    box: tuple[float, float, float, float] | None
+
+
+def _taxonomy(config: dict) -> dict:
+    return yaml.safe_load(Path(config["taxonomy"]).read_text())["classes"]
+
+
+def test_photos(data_yaml: Path) -> list[tuple[Path, str]]:
+    """(photo, true class) for every photo of the test split."""
+    data = yaml.safe_load(data_yaml.read_text())
+    label_dir = Path(data["path"]) / "labels" / "test"
+    names = data["names"]
+    photos = []
+    for image in sorted((Path(data["path"]) / "images" / "test").iterdir()):
+        class_id = int((label_dir / f"{image.stem}.txt").read_text().split()[0])
+        photos.append((image, names[class_id]))
+    return photos
+
+
+def top_labels(weights: Path, photos: Sequence[tuple[Path, str]], imgsz: int
+               ) -> list[PhotoVerdict]:
+    """The most confident detection of each photo at the serving threshold."""
+    keep_ultralytics_offline()
+    from ultralytics import YOLO
+
+    model = YOLO(str(weights), task="detect")
+    verdicts = []
+    for path, truth in photos:
+        result = model.predict(str(path), imgsz=imgsz, conf=SERVING_CONFIDENCE,
+                               verbose=False, device="cpu")[0]
+        verdicts.append(_verdict(path, truth, result))
+    return verdicts
+
+
+def _verdict(path: Path, truth: str, result) -> PhotoVerdict:
+    if len(result.boxes) == 0:
+        return PhotoVerdict(path.name, truth, NO_DETECTION, 0.0, None)
+    best = int(result.boxes.conf.argmax())
+    box = tuple(float(value) for value in result.boxes.xyxyn[best])
+    return PhotoVerdict(
+        path.name, truth, result.names[int(result.boxes.cls[best])],
+        float(result.boxes.conf[best]), box,
+    )
+
+
+def box_metrics(weights: Path, data_yaml: Path, imgsz: int) -> dict:
+    """Per-class precision, recall, mAP50, mAP50-95 on the test split."""
+    keep_ultralytics_offline()
+    from ultralytics import YOLO
+
+    metrics = YOLO(str(weights)).val(
+        data=str(data_yaml), split="test", imgsz=imgsz, plots=False, verbose=False,
+        device="cpu", batch=16,
+    )
+    names = metrics.names
+    per_class = {}
+    for position, class_id in enumerate(metrics.box.ap_class_index):
+        precision, recall, ap50, ap = metrics.box.class_result(position)
+        per_class[names[int(class_id)]] = {
+            "precision": round(float(precision), 3), "recall": round(float(recall), 3),
+            "mAP50": round(float(ap50), 3), "mAP50-95": round(float(ap), 3),
+        }
+    overall = {
+        "precision": round(float(metrics.box.mp), 3), "recall": round(float(metrics.box.mr), 3),
+        "mAP50": round(float(metrics.box.map50), 3), "mAP50-95": round(float(metrics.box.map), 3),
+    }
+    return {"per_class": per_class, "all": overall}
+
+
+def photo_accuracy(verdicts: Sequence[PhotoVerdict]) -> dict:
+    """Share of photos whose top label is their true class, overall and per class."""
+    per_class: dict[str, list[bool]] = {}
+    for verdict in verdicts:
+        per_class.setdefault(verdict.truth, []).append(verdict.top_label == verdict.truth)
+    return {
+        "all": round(sum(map(sum, per_class.values())) / max(1, len(verdicts)), 3),
+        "photos": len(verdicts),
+        "per_class": {
+            label: {"photos": len(hits), "accuracy": round(sum(hits) / len(hits), 3)}
+            for label, hits in sorted(per_class.items())
+        },
+    }
+
+
+def lookalike_false_alarms(verdicts: Sequence[PhotoVerdict], taxonomy: dict) -> dict:
+    """How often a look-alike photo's top label maps to protected catalogue taxa."""
+    lookalikes = {name for name, entry in taxonomy.items() if entry.get("lookalike")}
+    flagged = {name for name, entry in taxonomy.items() if entry.get("catalog")}
+    photos = [verdict for verdict in verdicts if verdict.truth in lookalikes]
+    alarms = [verdict for verdict in photos if verdict.top_label in flagged]
+    return {
+        "lookalike_photos": len(photos),
+        "false_alarms": len(alarms),
+        "rate": round(len(alarms) / max(1, len(photos)), 3),
+        "by_label": dict(Counter(verdict.top_label for verdict in alarms)),
+    }
+
+
+def export_agreement(pt: Sequence[PhotoVerdict], onnx: Sequence[PhotoVerdict]) -> dict:
+    """How often the ONNX export gives the .pt's top label, box (IoU) and confidence."""
+    same_label = [first.top_label == second.top_label for first, second in zip(pt, onnx)]
+    both_boxed = [(a, b) for a, b in zip(pt, onnx) if a.box and b.box]
+    ious = [iou(a.box, b.box) for a, b in both_boxed]
+    confidence_gaps = [abs(a.top_confidence - b.top_confidence) for a, b in both_boxed]
+    return {
+        "photos": len(pt),
+        "same_top_label": round(sum(same_label) / max(1, len(pt)), 4),
+        "min_box_iou": round(min(ious, default=1.0), 4),
+        "max_confidence_gap": round(max(confidence_gaps, default=0.0), 4),
+    }
+
+
+def draw_confusion_matrix(verdicts: Sequence[PhotoVerdict], names: Sequence[str],
+                          target: Path) -> None:
+    """Rows: true class; columns: top label (or no detection). Counts in each cell."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    columns = [*names, NO_DETECTION]
+    counts = np.zeros((len(names), len(columns)), dtype=int)
+    for verdict in verdicts:
+        counts[names.index(verdict.truth), columns.index(verdict.top_label)] += 1
+    figure, axes = plt.subplots(figsize=(11, 9))
+    axes.imshow(counts / counts.sum(axis=1, keepdims=True).clip(min=1), cmap="Blues")
+    axes.set_xticks(range(len(columns)), columns, rotation=60, ha="right")
+    axes.set_yticks(range(len(names)), names)
+    for (row, column), count in np.ndenumerate(counts):
+        if count:
+            axes.text(column, row, str(count), ha="center", va="center", fontsize=7)
+    axes.set_xlabel("top label (conf >= %.2f)" % SERVING_CONFIDENCE)
+    axes.set_ylabel("true class")
+    axes.set_title("Satwa detector, test split: top label per photo")
+    figure.tight_layout()
+    figure.savefig(target, dpi=80)
+    plt.close(figure)
+
+
+def evaluate_and_report(config: dict, weights: Path, data_yaml: Path, run_dir: Path
+                        ) -> dict:
+    """Evaluate ``weights`` (and its .onnx export, if present); write metrics.json."""
+    imgsz = config["train"]["imgsz"]
+    photos = test_photos(data_yaml)
+    verdicts = top_labels(weights, photos, imgsz)
+    taxonomy = _taxonomy(config)
+    report = {
+        "test_photos": len(photos),
+        "serving_confidence": SERVING_CONFIDENCE,
+        "boxes": box_metrics(weights, data_yaml, imgsz),
+        "top_label": photo_accuracy(verdicts),
+        "lookalike_false_alarms": lookalike_false_alarms(verdicts, taxonomy),
+    }
+    onnx = weights.with_suffix(".onnx")
+    if onnx.exists():
+        report["onnx_vs_pt"] = export_agreement(verdicts, top_labels(onnx, photos, imgsz))
+    draw_confusion_matrix(verdicts, list(taxonomy), run_dir / "confusion_matrix.png")
+    (run_dir / "metrics.json").write_text(json.dumps(report, indent=2))
+    (run_dir / "test_verdicts.json").write_text(
+        json.dumps([asdict(verdict) for verdict in verdicts])
+    )
+    logger.info("Evaluated %s on %d test photos", weights, len(photos))
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    from training.train import load_config
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=Path("training/configs/default.yaml"))
+    parser.add_argument("overrides", nargs="*")
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    config = load_config(arguments.config, arguments.overrides)
+    weights = Path(config["output_dir"]) / f"{config['model_name']}.pt"
+    data_yaml = Path(config["work_dir"]) / "dataset" / "data.yaml"
+    run_dir = Path(config["output_dir"]) / f"{config['model_name']}.run"
+    evaluate_and_report(config, weights, data_yaml, run_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import warnings
 from pathlib import Path
 
 from training.offline import keep_ultralytics_offline
@@ -16,12 +17,16 @@ def export_onnx(weights_path: Path, imgsz: int) -> Path:
     keep_ultralytics_offline()
     from ultralytics import YOLO
 
-    exported = Path(
-        YOLO(str(weights_path)).export(
-            format="onnx", imgsz=imgsz, dynamic=False, simplify=True, nms=False,
-            opset=17, device="cpu",
+    with warnings.catch_warnings():
+        # Ultralytics calls torch's TorchScript-based ONNX exporter, whose code paths
+        # torch marks deprecated; the export is checked in training/evaluate.py.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        exported = Path(
+            YOLO(str(weights_path)).export(
+                format="onnx", imgsz=imgsz, dynamic=False, simplify=True, nms=False,
+                opset=17, device="cpu",
+            )
         )
-    )
     target = weights_path.with_suffix(".onnx")
     if exported.resolve() != target.resolve():
         shutil.move(exported, target)
