@@ -89,6 +89,13 @@ class Settings(BaseSettings):
         description="Most pHash bits (of 64) two photos or regions may differ by and "
         "still count as the same content.",
     )
+    network_min_link_weight: float = Field(
+        0.5,
+        gt=0,
+        description="Least link weight that joins two accounts into a seller network: "
+        "a photo shared by n accounts weighs 1/(n-1) per link, a shared contact "
+        "number 1.",
+    )
     host: str = Field("127.0.0.1", description="Address `satwa serve` listens on.")
     port: int = Field(
         8000, gt=0, lt=65536, description="Port `satwa serve` listens on."
