@@ -47,9 +47,11 @@ def serve(
     """Run the HTTP API (migrates the database first)."""
     import uvicorn
 
+    from app.allocator import tune_allocator
     from app.api.app import create_app
 
     settings = _settings(host=host, port=port, database_url=database_url)
+    tune_allocator()
     _upgrade(settings)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
 
