@@ -10,7 +10,15 @@ from fastapi import FastAPI
 
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.errors import install_error_handlers
-from app.api.routes import accounts, health, listings, photos, species
+from app.api.routes import (
+    accounts,
+    health,
+    links,
+    listings,
+    networks,
+    photos,
+    species,
+)
 from app.services import build_services
 from app.settings import Settings
 
@@ -38,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Satwa", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
     )
-    for module in (listings, photos, accounts, species, health):
+    for module in (listings, photos, accounts, links, networks, species, health):
         app.include_router(module.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)

@@ -1,0 +1,1 @@
+"""Exports of Satwa's findings for other tools (link charts)."""
