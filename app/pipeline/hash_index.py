@@ -26,6 +26,7 @@ from typing import Protocol
 import numpy as np
 
 HASH_BITS = 64
+MAX_CHUNK_BITS = 22
 
 
 class HashIndex(Protocol):
@@ -74,8 +75,8 @@ class BruteForceIndex:
 class MultiIndexHashIndex:
     """Exact Hamming range search with multi-index hashing (see module docstring).
 
-    ``chunk_count`` None picks ``ceil(64 / log2(n))`` chunks at each build, so that a
-    chunk table holds a few entries per bucket. ``rebuild_share``: the pending buffer is
+    ``chunk_count`` None picks the chunk count at each build from the number of
+    entries (see ``_auto_chunk_count``). ``rebuild_share``: the pending buffer is
     merged into the tables once it holds this share of the indexed entries.
     """
 
@@ -128,10 +129,13 @@ class MultiIndexHashIndex:
             table.candidates(value, quotient if index <= remainder else quotient - 1)
             for index, table in enumerate(self._tables)
         ]
-        positions = np.unique(np.concatenate(candidates))
+        positions = np.concatenate(candidates)
         distances = hamming_distances(self._hashes[positions], value)
         hits = distances <= radius
-        return self._labels[positions[hits]], distances[hits]
+        # A hash found through several chunks is verified more than once: cheaper
+        # than sorting every candidate, and only the few hits are deduplicated.
+        positions, first = np.unique(positions[hits], return_index=True)
+        return self._labels[positions], distances[hits][first]
 
     def serialize(self) -> bytes:
         pending_hashes, pending_labels = self._pending.entries()
@@ -213,7 +217,9 @@ def _flip_masks(width: int, radius: int) -> np.ndarray:
 
 
 def _auto_chunk_count(size: int) -> int:
-    bits_per_chunk = min(24, max(8, int(np.log2(max(size, 2)))))
+    """About eight times as many buckets per table as entries, 22 bits at most (a
+    16 MiB offset table): three tables from a million hashes up."""
+    bits_per_chunk = min(MAX_CHUNK_BITS, max(8, int(np.log2(max(size, 2))) + 3))
     return -(-HASH_BITS // bits_per_chunk)
 
 
