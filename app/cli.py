@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -72,10 +73,8 @@ def scan(
     files = list(photo_files(paths))
     answers = []
     steps = files if as_json else track(files, description="Scoring", transient=True)
-    for path in steps:
-        result = scoring.scorer.score(
-            ReceivedPhoto.from_bytes(str(path), path.read_bytes())
-        )
+    for path, name in steps:
+        result = scoring.scorer.score(ReceivedPhoto.from_bytes(name, path.read_bytes()))
         answer = (
             scored_photo_out(scoring.catalog, result)
             if isinstance(result, ScoredPhoto)
@@ -96,15 +95,17 @@ def db_upgrade(
     _upgrade(_settings(database_url=database_url))
 
 
-def photo_files(paths: list[Path]):
-    """The photo files among ``paths``, folders walked recursively, sorted."""
+def photo_files(paths: list[Path]) -> Iterator[tuple[Path, str]]:
+    """(file, name to show) for the photos among ``paths``; folders are walked
+    recursively and their photos named relative to the folder."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(
+            found = sorted(
                 p for p in path.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES
             )
+            yield from ((p, str(p.relative_to(path))) for p in found)
         elif path.is_file():
-            yield path
+            yield path, str(path)
         else:
             raise typer.BadParameter(f"{path} is neither a file nor a folder")
 

@@ -35,7 +35,9 @@ def bad_input_name(name: str) -> str:
 def dataset_photos(folder: str, count: int, seed: int = 0) -> list[Path]:
     """``count`` real photos of one dataset folder, the same ones on every run."""
     paths = sorted(
-        p for p in (DATASETS / folder).rglob("*") if p.suffix.lower() in {".jpg", ".png"}
+        p
+        for p in (DATASETS / folder).rglob("*")
+        if p.suffix.lower() in {".jpg", ".png"}
     )
     assert len(paths) >= count, f"{DATASETS / folder} holds {len(paths)} photos"
     return random.Random(seed).sample(paths, count)
@@ -56,7 +58,9 @@ def scene(width: int = 320, height: int = 240, seed: int = 1) -> Image.Image:
     for _ in range(6):
         x, y = rng.randrange(width), rng.randrange(height)
         colour = tuple(rng.randrange(256) for _ in range(3))
-        image.paste(colour, (x, y, min(width, x + width // 4), min(height, y + height // 5)))
+        image.paste(
+            colour, (x, y, min(width, x + width // 4), min(height, y + height // 5))
+        )
     return image
 
 
@@ -68,7 +72,9 @@ def encode(image: Image.Image, fmt: str = "JPEG", **options: object) -> bytes:
 
 def jpeg_with_orientation(image: Image.Image, orientation: int) -> bytes:
     """The JPEG a camera writes: pixels stored turned, with the EXIF tag to undo it."""
-    stored = image.transpose(_STORE_TRANSPOSE[orientation]) if orientation > 1 else image
+    stored = (
+        image.transpose(_STORE_TRANSPOSE[orientation]) if orientation > 1 else image
+    )
     exif = Image.Exif()
     exif[0x0112] = orientation
     return encode(stored, "JPEG", quality=95, exif=exif.tobytes())
@@ -94,12 +100,19 @@ def listing_form(
     listing_url: str = "https://www.facebook.com/marketplace/item/1",
     **extra: str,
 ) -> dict[str, str]:
-    return {"platform": platform, "account": account, "listing_url": listing_url, **extra}
+    return {
+        "platform": platform,
+        "account": account,
+        "listing_url": listing_url,
+        **extra,
+    }
 
 
 def photo_files(photos: Sequence[tuple[str, bytes]]) -> list[tuple[str, tuple]]:
     """The ``files=`` argument of an httpx multipart POST."""
-    return [("photos", (name, data, "application/octet-stream")) for name, data in photos]
+    return [
+        ("photos", (name, data, "application/octet-stream")) for name, data in photos
+    ]
 
 
 def unique_urls(prefix: str = "https://shop.example/listing/") -> Iterator[str]:

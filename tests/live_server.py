@@ -40,8 +40,11 @@ class LiveServer:
     def start(self, timeout_s: float = 60.0) -> LiveServer:
         command = [sys.executable, "-c", "from app.cli import main; main()", "serve"]
         self.process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            command,
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

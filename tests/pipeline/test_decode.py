@@ -51,9 +51,15 @@ def test_decode_every_exif_orientation_gives_upright_photo(orientation):
     decoded = decode(jpeg_with_orientation(original, orientation)).image
     assert decoded.size == original.size
     error = np.abs(pixels(decoded) - pixels(original)).mean()
-    for wrong in (Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.ROTATE_180,
-                  Image.Transpose.FLIP_TOP_BOTTOM):
-        assert error < np.abs(pixels(decoded.transpose(wrong)) - pixels(original)).mean() / 2
+    for wrong in (
+        Image.Transpose.FLIP_LEFT_RIGHT,
+        Image.Transpose.ROTATE_180,
+        Image.Transpose.FLIP_TOP_BOTTOM,
+    ):
+        assert (
+            error
+            < np.abs(pixels(decoded.transpose(wrong)) - pixels(original)).mean() / 2
+        )
 
 
 def test_decode_grey_jpeg_with_orientation_is_upright_rgb():

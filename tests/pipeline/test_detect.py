@@ -77,7 +77,9 @@ def test_onnx_boxes_lie_inside_the_upright_photo(onnx_detector):
 
 
 @pytest.mark.slow
-def test_onnx_top_detection_agrees_with_ultralytics(onnx_detector, ultralytics_detector):
+def test_onnx_top_detection_agrees_with_ultralytics(
+    onnx_detector, ultralytics_detector
+):
     agreeing = 0
     paths = dataset_photos("tiger_video_frames_yolo", 6, seed=3)
     for path in paths:

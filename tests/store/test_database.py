@@ -70,6 +70,8 @@ def test_database_sqlite_file_uses_wal(tmp_path):
 def test_database_migrations_match_the_models(clean_database_url):
     database = Database(clean_database_url)
     with database.engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        differences = compare_metadata(
+            MigrationContext.configure(connection), Base.metadata
+        )
     assert differences == []
     database.dispose()

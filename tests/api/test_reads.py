@@ -1,0 +1,73 @@
+"""GET /v1/photos, /v1/accounts, /v1/species, /healthz and /docs."""
+
+from __future__ import annotations
+
+from tests.factories import bad_input, bad_input_name, listing_form, photo_files
+
+
+def post(client, case: str, **form):
+    return client.post(
+        "/v1/listings",
+        data=listing_form(**form),
+        files=photo_files([(bad_input_name(case), bad_input(case))]),
+    ).json()
+
+
+def test_get_photo_lists_every_listing_and_account(client):
+    first = post(client, "31a", account="first")
+    second = post(
+        client, "31a", platform="tokopedia", account="second", listing_url="https://t/2"
+    )
+    sha256 = first["photos"][0]["sha256"]
+    report = client.get(f"/v1/photos/{sha256}").json()
+    assert report["sha256"] == sha256
+    assert report["media_type"] == "image/jpeg"
+    assert report["byte_size"] == len(bad_input("31a"))
+    assert [s["listing_id"] for s in report["sightings"]] == [
+        first["listing_id"],
+        second["listing_id"],
+    ]
+    assert report["accounts"] == ["facebook/first", "tokopedia/second"]
+
+
+def test_get_photo_unknown_gives_404(client):
+    response = client.get(f"/v1/photos/{'0' * 64}")
+    assert response.status_code == 404
+    assert client.get(f"/v1/photos/{'0' * 64}/original").status_code == 404
+
+
+def test_get_account_lists_its_listings_and_photos(client):
+    listing = post(client, "28a", platform="instagram", account="burung.murah")
+    account = client.get("/v1/accounts/instagram/burung.murah").json()
+    assert account["platform"] == "instagram"
+    assert [entry["listing_id"] for entry in account["listings"]] == [
+        listing["listing_id"]
+    ]
+    assert account["listings"][0]["photos"] == [listing["photos"][0]["sha256"]]
+
+
+def test_get_account_unknown_gives_404(client):
+    assert client.get("/v1/accounts/facebook/nobody").status_code == 404
+
+
+def test_get_species_lists_catalogue_with_detector_labels(client):
+    species = {entry["key"]: entry for entry in client.get("/v1/species").json()}
+    assert len(species) == 40
+    tiger = species["sumatran_tiger"]
+    assert (tiger["cites"], tiger["iucn"], tiger["protected_id"]) == ("I", "CR", "yes")
+    assert tiger["detector_labels"] == ["tiger"]
+
+
+def test_healthz_reports_model(client):
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok"
+    assert health["model"]["name"] == "satwa-detector.onnx"
+
+
+def test_docs_and_openapi_are_served(client):
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/v1/listings" in paths
+    assert (
+        "multipart/form-data" in paths["/v1/listings"]["post"]["requestBody"]["content"]
+    )

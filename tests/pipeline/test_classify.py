@@ -1,0 +1,210 @@
+"""The second stage on the real EfficientNet-Lite0: crops, the head file, when it
+overrides the detector, and thread safety."""
+
+from __future__ import annotations
+
+import logging
+import math
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from app.errors import ConfigurationError
+from app.pipeline.classify import (
+    ClassifierHead,
+    CropClassifier,
+    Refinement,
+    square_crop,
+)
+from app.pipeline.detect import Detection, ModelInfo
+from tests.factories import REPO_ROOT, dataset_photos
+
+SHIPPED_HEAD = REPO_ROOT / "weights/satwa-classifier.pt"
+DETECTOR = ModelInfo("satwa-detector.onnx", "0" * 64)
+CLASSES = ("tiger", "parrot", "cat")
+
+
+def _constant_head(label: str, probability: float) -> ClassifierHead:
+    """A head that gives every crop ``probability`` for ``label`` (alpha 1: no
+    zero-shot), the rest shared by the other classes."""
+    rest = math.log((1 - probability) / (len(CLASSES) - 1))
+    bias = np.array(
+        [math.log(probability) if name == label else rest for name in CLASSES],
+        dtype=np.float32,
+    )
+    groups = {"tiger": (292,), "parrot": (88,), "cat": (281,)}
+    return ClassifierHead(
+        CLASSES, np.zeros((3, 1280), np.float32), bias, groups, (), alpha=1.0
+    )
+
+
+def _detection(label: str, confidence: float, box=(10.0, 10.0, 120.0, 90.0)):
+    return Detection(label, confidence, box, DETECTOR)
+
+
+def _photo() -> Image.Image:
+    return Image.new("RGB", (160, 120), (90, 140, 60))
+
+
+def test_square_crop_wide_box_pads_grey_above_and_below():
+    photo = Image.new("RGB", (400, 100), (255, 0, 0))
+
+    crop = square_crop(photo, (0.0, 0.0, 400.0, 100.0), margin=0.0)
+
+    assert crop.size == (224, 224)
+    assert crop.getpixel((112, 5)) == (128, 128, 128)
+    assert crop.getpixel((112, 112)) == (255, 0, 0)
+
+
+def test_square_crop_box_at_corner_is_grey_outside_photo():
+    photo = Image.new("RGB", (100, 100), (0, 0, 255))
+
+    crop = square_crop(photo, (0.0, 0.0, 20.0, 20.0), margin=0.5)
+
+    assert crop.getpixel((5, 5)) == (128, 128, 128)
+    assert crop.getpixel((200, 200)) == (0, 0, 255)
+
+
+def test_classifier_head_save_then_read_round_trips(tmp_path):
+    head = _constant_head("parrot", 0.9)
+    head = ClassifierHead(
+        head.classes,
+        head.weight,
+        head.bias,
+        head.groups,
+        (Refinement("cockatoo", "parrot", False, (89,)),),
+        alpha=0.4,
+    )
+
+    head.save(tmp_path / "head.pt")
+    read = ClassifierHead.read(tmp_path / "head.pt")
+
+    assert read.classes == CLASSES
+    assert read.refinements == head.refinements
+    assert read.alpha == pytest.approx(0.4)
+    np.testing.assert_array_equal(read.bias, head.bias)
+
+
+def test_classifier_head_read_missing_file_raises_configuration_error(tmp_path):
+    with pytest.raises(ConfigurationError, match="SATWA_CLASSIFIER_WEIGHTS"):
+        ClassifierHead.read(tmp_path / "absent.pt")
+
+
+def test_classifier_head_read_other_format_raises_configuration_error(tmp_path):
+    torch.save({"format": "something-else"}, tmp_path / "other.pt")
+
+    with pytest.raises(ConfigurationError, match="retrain"):
+        ClassifierHead.read(tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize(
+    (
+        "head_label",
+        "head_probability",
+        "detector_label",
+        "detector_confidence",
+        "expected_label",
+        "expected_stage",
+    ),
+    [
+        ("parrot", 0.9, "tiger", 0.3, "parrot", "classifier"),  # detector unsure
+        ("parrot", 0.9, "tiger", 0.7, "tiger", "detector"),  # detector sure
+        ("parrot", 0.6, "tiger", 0.3, "tiger", "detector"),  # classifier unsure
+        ("tiger", 0.9, "tiger", 0.3, "tiger", "detector"),  # both agree
+    ],
+)
+def test_refine_override_rule_table(
+    head_label,
+    head_probability,
+    detector_label,
+    detector_confidence,
+    expected_label,
+    expected_stage,
+):
+    classifier = CropClassifier(_constant_head(head_label, head_probability), DETECTOR)
+
+    (refined,) = classifier.refine(
+        _photo(), [_detection(detector_label, detector_confidence)]
+    )
+
+    assert (refined.label, refined.stage) == (expected_label, expected_stage)
+    if expected_stage == "detector":
+        assert refined.confidence == detector_confidence
+    else:
+        assert refined.confidence == pytest.approx(head_probability, abs=1e-3)
+
+
+def test_refine_plain_photo_without_detections_adds_none():
+    classifier = CropClassifier(_constant_head("tiger", 0.99), DETECTOR)
+
+    assert classifier.refine(Image.new("RGB", (200, 150), (200, 200, 200)), []) == []
+
+
+@pytest.fixture(scope="module")
+def shipped() -> CropClassifier:
+    return CropClassifier.load(SHIPPED_HEAD)
+
+
+@pytest.mark.parametrize(
+    ("folder", "detector_label", "expected_label"),
+    [
+        ("tiger_pose_ultralytics", "tiger", "tiger"),
+        ("birds525_relevant/COCKATOO", "parrot", "cockatoo"),
+    ],
+)
+def test_refine_shipped_head_whole_photo_without_detections_labels_it(
+    shipped, folder, detector_label, expected_label
+):
+    (path,) = dataset_photos(folder, 1)
+    photo = Image.open(path).convert("RGB")
+
+    (found,) = shipped.refine(photo, [])
+
+    assert found.label == expected_label
+    assert found.stage == "classifier"
+    assert found.box == (0.0, 0.0, float(photo.width), float(photo.height))
+    assert found.model.name == "satwa-classifier.pt"
+
+
+def test_refine_shipped_head_cockatoo_crop_refines_parrot(shipped):
+    (path,) = dataset_photos("birds525_relevant/COCKATOO", 1)
+    photo = Image.open(path).convert("RGB")
+    box = (0.0, 0.0, float(photo.width), float(photo.height))
+
+    (refined,) = shipped.refine(photo, [_detection("parrot", 0.8, box)])
+
+    assert (refined.label, refined.stage) == ("cockatoo", "classifier")
+    assert refined.box == box
+
+
+def test_refine_shipped_head_threads_agree_with_one_thread(shipped):
+    photos = [
+        Image.open(path).convert("RGB")
+        for path in dataset_photos("negatives_cats_dogs_asirra/cats", 4)
+    ]
+    alone = [shipped.refine(photo, []) for photo in photos]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda photo: shipped.refine(photo, []), photos))
+
+    assert [[d.label for d in found] for found in together] == [
+        [d.label for d in found] for found in alone
+    ]
+
+
+def test_load_logs_one_info_line(caplog):
+    caplog.set_level(logging.INFO, logger="app.pipeline.classify")
+
+    CropClassifier.load(SHIPPED_HEAD)
+
+    lines = [r for r in caplog.records if r.name == "app.pipeline.classify"]
+    assert len(lines) == 1
+    assert "satwa-classifier.pt" in lines[0].getMessage()
+
+
+def test_shipped_head_exists_beside_detector():
+    assert Path(SHIPPED_HEAD).is_file()
