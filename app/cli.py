@@ -37,6 +37,8 @@ PHOTO_SUFFIXES = {
 cli = typer.Typer(help="Satwa: find illegal wildlife trade in listing photos.")
 db_cli = typer.Typer(help="Database schema.")
 cli.add_typer(db_cli, name="db")
+export_cli = typer.Typer(help="Export findings for other tools.")
+cli.add_typer(export_cli, name="export")
 
 
 @cli.command()
@@ -93,6 +95,27 @@ def db_upgrade(
 ) -> None:
     """Apply the Alembic migrations up to the newest schema."""
     _upgrade(_settings(database_url=database_url))
+
+
+@export_cli.command("network")
+def export_network(
+    out: Annotated[Path, typer.Option(help="Folder for the files.")] = Path("."),
+    network_id: Annotated[
+        str | None, typer.Option(help="One network (net-...); default all.")
+    ] = None,
+    database_url: Annotated[str | None, typer.Option(help="SATWA_DATABASE_URL")] = None,
+) -> None:
+    """Write seller networks as GraphML and Gephi nodes.csv and edges.csv."""
+    from app.errors import NotFound
+    from app.export.network_files import write_network_files
+
+    settings = _settings(database_url=database_url)
+    try:
+        written = write_network_files(settings, out, network_id)
+    except NotFound as error:
+        raise typer.BadParameter(error.message, param_hint="--network-id") from error
+    for path in written:
+        typer.echo(path)
 
 
 def photo_files(paths: list[Path]) -> Iterator[tuple[Path, str]]:

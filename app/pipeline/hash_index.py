@@ -100,7 +100,9 @@ class MultiIndexHashIndex:
             self.rebuild()
 
     def rebuild(self) -> None:
-        """Merge the pending buffer into the chunk tables."""
+        """Merge the pending buffer into the chunk tables (nothing to do when empty)."""
+        if self._tables and not len(self._pending):
+            return
         pending_hashes, pending_labels = self._pending.entries()
         self._hashes = np.concatenate([self._hashes, pending_hashes])
         self._labels = np.concatenate([self._labels, pending_labels])

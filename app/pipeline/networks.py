@@ -16,9 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import networkx as nx
+from sqlalchemy.orm import Session
 
 from app.pipeline.link_records import AccountInfo, LinkRecords, iso
-from app.pipeline.linking import PHOTO, AccountGraph, AccountLink, SharedPhoto
+from app.pipeline.linking import (
+    PHOTO,
+    AccountGraph,
+    AccountLink,
+    SharedPhoto,
+    load_account_graph,
+)
 
 SpeciesKeys = Callable[[str], list[str]]
 """Detector label -> the catalogue keys it may stand for."""
@@ -45,6 +52,14 @@ class Network:
         return max(
             (a.last_activity for a in self.accounts if a.last_activity), default=None
         )
+
+
+def load_networks(
+    session: Session, min_link_weight: float, species_keys: SpeciesKeys | None = None
+) -> tuple[AccountGraph, list[Network]]:
+    """The account graph and its networks, from everything in the database."""
+    graph, records = load_account_graph(session)
+    return graph, find_networks(graph, records, min_link_weight, species_keys)
 
 
 def find_networks(

@@ -10,10 +10,9 @@ from pydantic import BaseModel
 from app.api.deps import ServicesDep, SessionDep
 from app.errors import NotFound
 from app.export.network_export import EXPORT_FORMATS, export_bytes, network_graph
-from app.pipeline.linking import load_account_graph
 from app.pipeline.networks import (
     Network,
-    find_networks,
+    load_networks,
     network_detail,
     network_summary,
 )
@@ -65,16 +64,12 @@ def get_network(network_id: str, services: ServicesDep, session: SessionDep):
 
 
 def _networks(services: Services, session):
-    graph, records = load_account_graph(session)
     catalog = services.scoring.catalog
-
-    def species_keys(label: str) -> list[str]:
-        return [entry.key for entry in catalog.for_label(label)]
-
-    networks = find_networks(
-        graph, records, services.settings.network_min_link_weight, species_keys
+    return load_networks(
+        session,
+        services.settings.network_min_link_weight,
+        lambda label: [entry.key for entry in catalog.for_label(label)],
     )
-    return graph, networks
 
 
 def _one(networks: list[Network], network_id: str) -> Network:
