@@ -53,7 +53,10 @@ class Settings(BaseSettings):
         description="Overlap above which NMS keeps one box per class.",
     )
     inference_threads: int = Field(
-        0, ge=0, description="ONNX Runtime threads per inference; 0 lets it choose."
+        1,
+        ge=0,
+        description="ONNX Runtime threads per inference; 0 lets it choose. Keep "
+        "scoring_workers x inference_threads near the number of cores.",
     )
     max_request_bytes: int = Field(
         25 * MIB,

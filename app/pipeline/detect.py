@@ -137,12 +137,14 @@ class OnnxDetector:
         self._input = self._session.get_inputs()[0].name
         metadata = self._session.get_modelmeta().custom_metadata_map
         self.names = _names(metadata, weights)
-        self.imgsz = _imgsz(metadata, self._session.get_inputs()[0].shape)
+        input_shape = self._session.get_inputs()[0].shape
+        self.imgsz = _imgsz(metadata, input_shape)
+        self.stride = _stride(metadata, input_shape)
         self.options = options
         self.model = model_info(weights)
 
     def detect(self, image: Image.Image) -> list[Detection]:
-        tensor, letterbox = _letterbox(image, self.imgsz)
+        tensor, letterbox = _letterbox(image, self.imgsz, self.stride)
         (output,) = self._session.run(None, {self._input: tensor})
         boxes, scores, classes = _candidates(
             output[0], self.options.confidence_threshold
@@ -180,6 +182,13 @@ def _imgsz(metadata: dict[str, str], input_shape: Sequence[object]) -> tuple[int
     return int(input_shape[2]), int(input_shape[3])
 
 
+def _stride(metadata: dict[str, str], input_shape: Sequence[object]) -> int | None:
+    """The model's stride when its input height and width are dynamic, else None."""
+    if all(isinstance(side, int) for side in input_shape[2:]):
+        return None
+    return int(metadata.get("stride", 32))
+
+
 @dataclass(frozen=True)
 class _Letterbox:
     scale: float
@@ -197,19 +206,26 @@ class _Letterbox:
 
 
 def _letterbox(
-    image: Image.Image, imgsz: tuple[int, int]
+    image: Image.Image, imgsz: tuple[int, int], stride: int | None = None
 ) -> tuple[np.ndarray, _Letterbox]:
-    """Resize keeping the aspect ratio, pad to ``imgsz`` (as Ultralytics' LetterBox)."""
+    """Resize keeping the aspect ratio and pad, as Ultralytics' LetterBox does.
+
+    Without ``stride`` the result is exactly ``imgsz``; with it (a model with dynamic
+    input dimensions) each side is padded only up to a multiple of ``stride``, which
+    spares the work on padding that a square input spends on a landscape photo.
+    """
     target_h, target_w = imgsz
     scale = min(target_h / image.height, target_w / image.width)
     new_w = max(1, round(image.width * scale))
     new_h = max(1, round(image.height * scale))
+    pad_w, pad_h = target_w - new_w, target_h - new_h
+    if stride:
+        pad_w, pad_h = pad_w % stride, pad_h % stride
     pixels = np.asarray(image)
     if (new_w, new_h) != image.size:
         pixels = cv2.resize(pixels, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    pad_w, pad_h = (target_w - new_w) / 2, (target_h - new_h) / 2
-    top, left = round(pad_h - 0.1), round(pad_w - 0.1)
-    canvas = np.full((target_h, target_w, 3), LETTERBOX_FILL, dtype=np.uint8)
+    top, left = round(pad_h / 2 - 0.1), round(pad_w / 2 - 0.1)
+    canvas = np.full((new_h + pad_h, new_w + pad_w, 3), LETTERBOX_FILL, dtype=np.uint8)
     canvas[top : top + new_h, left : left + new_w] = pixels
     tensor = canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
     return np.ascontiguousarray(tensor), _Letterbox(scale, left, top)

@@ -65,6 +65,13 @@ def test_letterbox_maps_boxes_back_to_photo_pixels():
     assert letterbox.to_photo(box, photo.size).tolist() == [[0.0, 0.0, 400.0, 200.0]]
 
 
+def test_letterbox_with_stride_pads_only_to_a_multiple_of_it():
+    photo = Image.new("RGB", (480, 270))
+    tensor, letterbox = _letterbox(photo, (320, 320), stride=32)
+    assert tensor.shape == (1, 3, 192, 320)
+    assert (letterbox.pad_left, letterbox.pad_top) == (0, 6)
+
+
 def test_onnx_boxes_lie_inside_the_upright_photo(onnx_detector):
     photo = decoded("01a")
     detections = onnx_detector.detect(photo)
