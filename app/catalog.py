@@ -103,7 +103,7 @@ def _protection(text: str) -> str:
     lowered = text.strip().lower()
     if lowered.startswith("yes"):
         return "yes"
-    if lowered.startswith("mostly no") or lowered.startswith("partly"):
+    if lowered.startswith(("mostly no", "partly")):
         return "partly"
     return "no"
 

@@ -23,13 +23,13 @@ DATASETS = Path(
 
 def bad_input(name: str) -> bytes:
     """The bytes of one file of ../shared/bad-inputs/files by its name prefix."""
-    matches = sorted(BAD_INPUTS.glob(f"{name}*"))
+    matches = list(BAD_INPUTS.glob(f"{name}*"))
     assert matches, f"no file {name}* in {BAD_INPUTS} (SATWA_BAD_INPUTS_DIR)"
-    return matches[0].read_bytes()
+    return min(matches).read_bytes()
 
 
 def bad_input_name(name: str) -> str:
-    return sorted(BAD_INPUTS.glob(f"{name}*"))[0].name
+    return min(BAD_INPUTS.glob(f"{name}*")).name
 
 
 def dataset_photos(folder: str, count: int, seed: int = 0) -> list[Path]:

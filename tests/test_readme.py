@@ -44,7 +44,7 @@ def test_readme_documents_every_route():
 
 def test_ci_runs_the_readme_test_command():
     ci_lines = (REPO_ROOT / ".ci/run").read_text().splitlines()
-    fenced = re.findall(r"```sh\n(.*?)```", README, flags=re.S)
+    fenced = re.findall(r"```sh\n(.*?)```", README, flags=re.DOTALL)
     readme_commands = {line.strip() for block in fenced for line in block.splitlines()}
     assert "./scripts/test.sh" in readme_commands
     assert "./scripts/test.sh" in [line.strip() for line in ci_lines]

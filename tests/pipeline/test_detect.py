@@ -17,8 +17,14 @@ from app.pipeline.detect import (
     _letterbox,
     load_detector,
 )
-from tests.factories import BAD_INPUTS, REPO_ROOT, bad_input, bad_input_name, encode
-from tests.factories import dataset_photos
+from tests.factories import (
+    BAD_INPUTS,
+    REPO_ROOT,
+    bad_input,
+    bad_input_name,
+    dataset_photos,
+    encode,
+)
 
 ONNX_WEIGHTS = REPO_ROOT / "weights/satwa-detector.onnx"
 PT_WEIGHTS = REPO_ROOT / "weights/satwa-detector.pt"
