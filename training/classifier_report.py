@@ -302,7 +302,7 @@ weight decay and the mix were chosen by class-mean accuracy on the validation sp
 
 _POLICY = """\
 When the second stage overrides the detector (app/pipeline/classify.py): a refinement
-(orangutan, gibbon, siamang, hornbill, komodo_dragon, cockatoo, lory) replaces the label
+(orangutan, gibbon, siamang, hornbill, komodo_dragon, cockatoo) replaces the label
 when the crop's class is the refinement's parent and ImageNet gives the refinement at
 least 0.5; plush_toy (ImageNet "teddy bear", no catalogue taxa) replaces any label at 0.6.
 Another class replaces the detector's only when the detector is unsure (< 0.5) and the
@@ -313,6 +313,15 @@ reports `stage`: `detector` or `classifier`."""
 
 _NO_PHOTOS = """\
 No labelled photos exist here of orangutans, gibbons, siamangs, Komodo dragons or plush
-toys (the ape folder mixes a few orangutans among gorillas and chimpanzees, unlabelled),
-so those refinements rest on ImageNet alone and are unmeasured; the counts above show only
-how often they fire on photos of other taxa."""
+toys, so those rows count only how often the refinement fires on photos whose folder
+does not name it. `lory` is measured but not reported (taxonomy `reported: false`):
+ImageNet's "lorikeet" fires on green amazon parrots about as often as on lories, and a
+wrong species is worse than the parrot group.
+
+Checked by eye (2026-12-04, not recomputed by the command): every photo of all splits
+that ImageNet gives at least 0.5 for orangutan (5 photos), gibbon (1) or siamang (2) is
+that ape, all from the mixed `ape` folder; the one teddy-bear hit is a plush bear in the
+`bear` folder, a real look-alike. Komodo dragon fires on 4 photos: 2 monitor lizards (one
+may be a Komodo dragon), a marine iguana and a tortoise; since `lizard` maps to the
+catalogue's Komodo dragon alone, the refinement changes no catalogue key. Recall of these
+refinements cannot be measured here."""

@@ -1,0 +1,360 @@
+"""The second stage: classify each detection's crop with ImageNet EfficientNet-Lite0.
+
+One 224 px forward per crop (the crops of a photo go in one batch) gives two readings:
+
+- zero-shot: ImageNet softmax probabilities summed into the detector classes
+  (taxonomy.yaml ``zero_shot``), plus finer ``refinements`` that only ImageNet knows
+  (orangutan, gibbon, hornbill, Komodo dragon, cockatoo, teddy bear...);
+- a linear head over the 1280 pooled features, fine-tuned on our class folders
+  (training/classifier.py).
+
+The two are mixed, ``alpha * head + (1 - alpha) * zero_shot``, with ``alpha`` chosen on
+the validation split. The zero-shot part keeps its "other" mass (ImageNet classes that
+are none of ours), so a crop of no known animal scores low in every class.
+
+When the second stage overrides the detector (:meth:`CropClassifier.refine`):
+
+- a refinement replaces the detector's label when the crop's class is the refinement's
+  parent and its ImageNet score is at least ``REFINEMENT_MIN_SCORE``; a look-alike
+  refinement (a plush toy) replaces any label at ``LOOKALIKE_MIN_SCORE``;
+- a different class replaces the detector's only when the detector is unsure
+  (below ``DETECTOR_UNSURE_BELOW``) and the classifier is sure
+  (at least ``OVERRIDE_MIN_PROBABILITY``);
+- a photo without detections gets one whole-photo detection when the classifier is sure
+  and ImageNet sees one of our animals in it (``WHOLE_PHOTO_MIN_ANIMAL_MASS``).
+
+Every other detection keeps its label and ``stage="detector"``. The head file carries the
+resolved ImageNet groups, so a model file always classifies the way it was measured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from app.errors import ConfigurationError
+from app.pipeline.detect import Box, Detection, ModelInfo
+from app.pipeline.imagenet import INPUT_SIZE, MEAN, load_imagenet_lite0
+
+logger = logging.getLogger(__name__)
+
+HEAD_FORMAT = "satwa-classifier/1"
+"""Format tag inside the head file; a file with another tag is refused."""
+
+CROP_MARGIN = 0.1
+"""Context added around a box on each side, as a share of its longer side."""
+
+REFINEMENT_MIN_SCORE = 0.5
+"""ImageNet probability of a refinement's classes at which it replaces its parent."""
+
+LOOKALIKE_MIN_SCORE = 0.6
+"""Score at which a look-alike refinement (a toy) replaces any label. Higher than
+``REFINEMENT_MIN_SCORE`` because it clears a photo rather than flagging it."""
+
+OVERRIDE_MIN_PROBABILITY = 0.8
+"""Classifier probability needed to replace an unsure detector's class."""
+
+DETECTOR_UNSURE_BELOW = 0.5
+"""Detector confidence under which its class may be replaced by another."""
+
+WHOLE_PHOTO_MIN_PROBABILITY = 0.6
+"""Classifier probability needed to label a photo in which the detector found nothing."""
+
+WHOLE_PHOTO_MIN_ANIMAL_MASS = 0.5
+"""ImageNet probability of all our classes together needed for that whole-photo label:
+a photo of a cage, a price list or a person must not get an animal from the head alone."""
+
+_GREY = tuple(round(value * 255) for value in MEAN)
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """A label finer than a detector class, known only from ImageNet."""
+
+    label: str
+    parent: str
+    lookalike: bool
+    imagenet: tuple[int, ...]
+    reported: bool = True
+    """False: measured in training, never given to a detection (too unreliable)."""
+
+
+@dataclass(frozen=True)
+class CropVerdict:
+    """What the second stage makes of one crop."""
+
+    label: str
+    probability: float
+    animal_mass: float
+    refinement_scores: dict[str, float]
+
+    def refinement(self, classes: set[str]) -> tuple[str, float] | None:
+        """The best refinement of one of ``classes`` (or a look-alike) that
+        reaches its threshold, with its score."""
+        passing = [
+            (score, item.label)
+            for item, score in self.refinement_scores.items()
+            if item.reported
+            and (
+                (item.lookalike and score >= LOOKALIKE_MIN_SCORE)
+                or (item.parent in classes and score >= REFINEMENT_MIN_SCORE)
+            )
+        ]
+        if not passing:
+            return None
+        score, label = max(passing)
+        return label, score
+
+
+@dataclass(frozen=True)
+class ClassifierHead:
+    """The trained parts: the linear head, the ImageNet groups and the mixing weight."""
+
+    classes: tuple[str, ...]
+    weight: np.ndarray  # (classes, features)
+    bias: np.ndarray  # (classes,)
+    groups: dict[str, tuple[int, ...]]  # detector class -> ImageNet indices
+    refinements: tuple[Refinement, ...]
+    alpha: float
+
+    def head_probabilities(self, features: np.ndarray) -> np.ndarray:
+        return softmax(features @ self.weight.T + self.bias)
+
+    def zero_shot(self, imagenet_probabilities: np.ndarray) -> np.ndarray:
+        """(N, 1000) ImageNet probabilities -> (N, classes) summed per class."""
+        return np.stack(
+            [
+                imagenet_probabilities[:, self.groups[name]].sum(axis=1)
+                for name in self.classes
+            ],
+            axis=1,
+        )
+
+    def combined(
+        self, features: np.ndarray, imagenet_probabilities: np.ndarray
+    ) -> np.ndarray:
+        head = self.head_probabilities(features)
+        return self.alpha * head + (1 - self.alpha) * self.zero_shot(
+            imagenet_probabilities
+        )
+
+    def save(self, path: Path, extra: Mapping[str, object] | None = None) -> None:
+        torch.save(
+            {
+                "format": HEAD_FORMAT,
+                "classes": list(self.classes),
+                "weight": torch.from_numpy(self.weight.astype(np.float32)),
+                "bias": torch.from_numpy(self.bias.astype(np.float32)),
+                "groups": {name: list(index) for name, index in self.groups.items()},
+                "refinements": [
+                    [
+                        item.label,
+                        item.parent,
+                        item.lookalike,
+                        list(item.imagenet),
+                        item.reported,
+                    ]
+                    for item in self.refinements
+                ],
+                "alpha": float(self.alpha),
+                **dict(extra or {}),
+            },
+            path,
+        )
+
+    @classmethod
+    def read(cls, path: Path) -> ClassifierHead:
+        if not path.is_file():
+            raise ConfigurationError(
+                f"Classifier head {path} not found; expected the file "
+                "`python -m training.classifier` writes (SATWA_CLASSIFIER_WEIGHTS)"
+            )
+        stored = torch.load(path, map_location="cpu", weights_only=True)
+        if stored.get("format") != HEAD_FORMAT:
+            raise ConfigurationError(
+                f"Classifier head {path} has format {stored.get('format')!r}; "
+                f"expected {HEAD_FORMAT!r}: retrain with `python -m training.classifier`"
+            )
+        return cls(
+            classes=tuple(stored["classes"]),
+            weight=stored["weight"].numpy(),
+            bias=stored["bias"].numpy(),
+            groups={name: tuple(index) for name, index in stored["groups"].items()},
+            refinements=tuple(
+                Refinement(label, parent, bool(lookalike), tuple(index), bool(reported))
+                for label, parent, lookalike, index, reported in stored["refinements"]
+            ),
+            alpha=float(stored["alpha"]),
+        )
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def square_crop(
+    image: Image.Image, box: Box, margin: float = CROP_MARGIN
+) -> Image.Image:
+    """The box widened by ``margin``, made square around its centre, at 224 px.
+
+    Parts of the square outside the photo are grey (the network's input mean), so the
+    animal keeps its shape whatever the box's aspect ratio.
+    """
+    x1, y1, x2, y2 = box
+    side = max(x2 - x1, y2 - y1, 1.0) * (1 + 2 * margin)
+    left, top = (x1 + x2 - side) / 2, (y1 + y2 - side) / 2
+    square = (round(left), round(top), round(left + side), round(top + side))
+    inside = (
+        max(square[0], 0),
+        max(square[1], 0),
+        min(square[2], image.width),
+        min(square[3], image.height),
+    )
+    canvas = Image.new("RGB", (square[2] - square[0], square[3] - square[1]), _GREY)
+    if inside[2] > inside[0] and inside[3] > inside[1]:
+        canvas.paste(image.crop(inside), (inside[0] - square[0], inside[1] - square[1]))
+    return canvas.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
+
+
+def crops_tensor(image: Image.Image, boxes: Sequence[Box]) -> torch.Tensor:
+    """The square crops of ``boxes`` as one normalised (N, 3, 224, 224) batch."""
+    pixels = np.stack([np.asarray(square_crop(image, box)) for box in boxes])
+    batch = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255.0
+    return (batch - 0.5) / 0.5  # MEAN = STD = 0.5 for every channel
+
+
+def whole_photo_box(image: Image.Image) -> Box:
+    return (0.0, 0.0, float(image.width), float(image.height))
+
+
+class FeatureExtractor:
+    """EfficientNet-Lite0: pooled features and ImageNet probabilities in one forward."""
+
+    def __init__(self, model: torch.nn.Module | None = None) -> None:
+        self.model = model if model is not None else load_imagenet_lite0()
+
+    def __call__(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            pooled = self.model.forward_head(
+                self.model.forward_features(batch), pre_logits=True
+            )
+            logits = self.model.classifier(pooled)
+        return pooled.numpy(), torch.softmax(logits, dim=1).numpy()
+
+
+class CropClassifier:
+    """The second stage, loaded once per process; ``refine`` is thread-safe."""
+
+    def __init__(self, head: ClassifierHead, model: ModelInfo) -> None:
+        self.head = head
+        self.model = model
+        self.extractor = FeatureExtractor()
+
+    @classmethod
+    def load(cls, head_path: Path, threads: int = 0) -> CropClassifier:
+        """Read the head and the ImageNet network; ``threads`` > 0 sets PyTorch's
+        (process-wide) thread count, as ``SATWA_INFERENCE_THREADS`` does for ONNX."""
+        started = time.perf_counter()
+        if threads > 0:
+            torch.set_num_threads(threads)
+        head = ClassifierHead.read(head_path)
+        digest = hashlib.sha256(head_path.read_bytes()).hexdigest()
+        classifier = cls(head, ModelInfo(head_path.name, digest))
+        logger.info(
+            "Loaded crop classifier %s (sha256 %s, %d classes, %d refinements) "
+            "in %.2f s",
+            head_path.name,
+            digest[:12],
+            len(head.classes),
+            len(head.refinements),
+            time.perf_counter() - started,
+        )
+        return classifier
+
+    def classify(self, image: Image.Image, boxes: Sequence[Box]) -> list[CropVerdict]:
+        """One verdict per box, from one batched forward."""
+        if not boxes:
+            return []
+        features, imagenet = self.extractor(crops_tensor(image, boxes))
+        combined = self.head.combined(features, imagenet)
+        animal_mass = self.head.zero_shot(imagenet).sum(axis=1)
+        return [
+            CropVerdict(
+                self.head.classes[int(combined[row].argmax())],
+                float(combined[row].max()),
+                float(animal_mass[row]),
+                {
+                    item: float(imagenet[row, list(item.imagenet)].sum())
+                    for item in self.head.refinements
+                },
+            )
+            for row in range(len(boxes))
+        ]
+
+    def refine(
+        self, image: Image.Image, detections: list[Detection]
+    ) -> list[Detection]:
+        """The detections relabelled where the second stage overrides the detector;
+        a whole-photo detection when there were none and the classifier is sure."""
+        if not detections:
+            return self._whole_photo(image)
+        verdicts = self.classify(image, [detection.box for detection in detections])
+        return [
+            self._decide(detection, verdict)
+            for detection, verdict in zip(detections, verdicts, strict=True)
+        ]
+
+    def _decide(self, detection: Detection, verdict: CropVerdict) -> Detection:
+        overrides = verdict.label != detection.label and _overrides(detection, verdict)
+        label = verdict.label if overrides else detection.label
+        refinement = verdict.refinement({label})
+        if refinement is not None:
+            return self._relabelled(detection, *refinement)
+        if overrides:
+            return self._relabelled(detection, verdict.label, verdict.probability)
+        return detection
+
+    def _relabelled(
+        self, detection: Detection, label: str, confidence: float
+    ) -> Detection:
+        return replace(
+            detection,
+            label=label,
+            confidence=round(confidence, 4),
+            model=self.model,
+            stage="classifier",
+        )
+
+    def _whole_photo(self, image: Image.Image) -> list[Detection]:
+        box = whole_photo_box(image)
+        (verdict,) = self.classify(image, [box])
+        sure = (
+            verdict.probability >= WHOLE_PHOTO_MIN_PROBABILITY
+            and verdict.animal_mass >= WHOLE_PHOTO_MIN_ANIMAL_MASS
+        )
+        refinement = verdict.refinement({verdict.label} if sure else set())
+        if refinement is not None:
+            label, confidence = refinement
+        elif sure:
+            label, confidence = verdict.label, verdict.probability
+        else:
+            return []
+        return [Detection(label, round(confidence, 4), box, self.model, "classifier")]
+
+
+def _overrides(detection: Detection, verdict: CropVerdict) -> bool:
+    """The classifier's class replaces an unsure detector's when the classifier is
+    sure."""
+    return (
+        detection.confidence < DETECTOR_UNSURE_BELOW
+        and verdict.probability >= OVERRIDE_MIN_PROBABILITY
+    )
