@@ -14,6 +14,10 @@ Two implementations of one small interface (:class:`HashIndex`: add, query, seri
 
 Hashes added after the last build sit in a pending buffer that is scanned brute force
 until it grows past a share of the index; then the tables are rebuilt.
+
+Limitation: that rebuild runs in the thread that adds the hash that tips the buffer over,
+and takes seconds at ten million hashes (the sorts of three tables); searches wait for
+it meanwhile. A background rebuild that swaps the tables in would remove the pause.
 """
 
 from __future__ import annotations

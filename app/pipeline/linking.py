@@ -16,6 +16,10 @@ Two accounts are linked
 
 Each link keeps its evidence: which photos (or numbers), their distance, and when each
 account first posted each one (the listing's ``posted_at``, else when Satwa received it).
+
+Limitation: contact numbers are read from every caption on each request rather than
+stored at ingest, and near-duplicates are grouped transitively (A like B, B like C puts
+A and C in one shared photo even when A and C differ by more than the match distance).
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ saw skipped: a concurrent transaction may commit a lower id after a higher one).
 Each ingest calls :meth:`Matcher.find` (the answer's ``matches``), then
 :meth:`Matcher.store` inside its transaction (the hashes and the photo's matches, the
 evidence the account graph is built from), then :meth:`Matcher.add` once committed.
+
+Limitation: two processes that ingest near-duplicates of each other at the same moment
+each search before the other has committed, so neither records the pair in
+``photo_matches`` and the two accounts stay unlinked; later photos still match both.
 """
 
 from __future__ import annotations
