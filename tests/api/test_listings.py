@@ -59,6 +59,14 @@ REFUSED_CASES = [
 ]
 
 
+@pytest.fixture
+def settings(settings):
+    """The detector alone: these tests are about the service, and loading the second
+    stage (PyTorch) for each would dominate their time (test_second_stage.py covers
+    it)."""
+    return settings.model_copy(update={"classifier_weights": None})
+
+
 def post(client, photos, **form):
     return client.post(
         "/v1/listings", data=listing_form(**form), files=photo_files(photos)
@@ -308,3 +316,12 @@ def test_post_listing_detections_carry_catalogue_and_model(client, settings):
         assert tiger[0]["catalog"][0]["key"] == "sumatran_tiger"
         assert answer["risk"]["level"] == "critical"
     assert client.get(f"/v1/listings/{answer['listing_id']}").json() == answer
+
+
+def test_post_listing_logs_one_info_line(client, caplog):
+    with caplog.at_level("INFO", logger="app.pipeline.ingest"):
+        answer = post(client, [case_photo("01c"), case_photo("18")]).json()
+    lines = [r.getMessage() for r in caplog.records if r.name == "app.pipeline.ingest"]
+    assert len(lines) == 1
+    assert answer["listing_id"] in lines[0]
+    assert "1 photos scored, 1 rejected" in lines[0]

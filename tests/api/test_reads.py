@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.factories import bad_input, bad_input_name, listing_form, photo_files
+
+
+@pytest.fixture
+def settings(settings):
+    """The detector alone: these tests are about the service, and loading the second
+    stage (PyTorch) for each would dominate their time (test_second_stage.py covers
+    it)."""
+    return settings.model_copy(update={"classifier_weights": None})
 
 
 def post(client, case: str, **form):
