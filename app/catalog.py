@@ -51,7 +51,8 @@ class CatalogEntry:
 
 @dataclass(frozen=True)
 class Catalog:
-    """Catalogue entries by key, and the entries each detector class may be."""
+    """Catalogue entries by key, and the entries each label may be: a detector class
+    or a second-stage refinement (taxonomy.yaml ``refinements``)."""
 
     entries: dict[str, CatalogEntry]
     keys_by_label: dict[str, tuple[str, ...]]
@@ -113,5 +114,7 @@ def _read_taxonomy(taxonomy_path: Path) -> dict[str, tuple[str, ...]]:
         raise ConfigurationError(
             f"Detector taxonomy {taxonomy_path} not found (SATWA_TAXONOMY_PATH)"
         )
-    classes = yaml.safe_load(taxonomy_path.read_text(encoding="utf-8"))["classes"]
-    return {label: tuple(spec.get("catalog") or ()) for label, spec in classes.items()}
+    taxonomy = yaml.safe_load(taxonomy_path.read_text(encoding="utf-8"))
+    # Second-stage refinements (orangutan, cockatoo...) are labels too.
+    labels = {**taxonomy["classes"], **(taxonomy.get("refinements") or {})}
+    return {label: tuple(spec.get("catalog") or ()) for label, spec in labels.items()}

@@ -56,8 +56,14 @@ def build_scoring(settings: Settings) -> Scoring:
 
 
 def build_refiners(settings: Settings) -> list[Refiner]:
-    """Second stages run after the detector (hook for app.pipeline.classify)."""
-    return []
+    """Second stages run after the detector: the crop classifier, unless turned off."""
+    if settings.classifier_weights is None:
+        return []
+    from app.pipeline.classify import CropClassifier  # PyTorch only when used
+
+    return [
+        CropClassifier.load(settings.classifier_weights, settings.inference_threads)
+    ]
 
 
 def build_services(settings: Settings) -> Services:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     weights: Path = Field(
         Path("weights/satwa-detector.onnx"),
         description="Detector weights: .onnx runs on ONNX Runtime, .pt on Ultralytics.",
+    )
+    classifier_weights: Path | None = Field(
+        Path("weights/satwa-classifier.pt"),
+        description="Second-stage crop classifier head (app.pipeline.classify) that "
+        "may relabel detections; empty to run the detector alone.",
     )
     taxonomy_path: Path = Field(
         Path("datasets/taxonomy.yaml"),
@@ -106,3 +111,8 @@ class Settings(BaseSettings):
     log_level: str = Field(
         "INFO", description="Logging level of the service and the CLI."
     )
+
+    @field_validator("classifier_weights", mode="before")
+    @classmethod
+    def _empty_means_none(cls, value: object) -> object:
+        return None if value == "" else value

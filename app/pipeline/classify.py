@@ -72,6 +72,10 @@ WHOLE_PHOTO_MIN_ANIMAL_MASS = 0.5
 """ImageNet probability of all our classes together needed for that whole-photo label:
 a photo of a cage, a price list or a person must not get an animal from the head alone."""
 
+MAX_CROPS_PER_PHOTO = 16
+"""Most detections of one photo that are classified (the most confident); the others
+keep the detector's label. Bounds the CPU cost of a photo with many boxes."""
+
 _GREY = tuple(round(value * 255) for value in MEAN)
 
 
@@ -307,11 +311,14 @@ class CropClassifier:
         a whole-photo detection when there were none and the classifier is sure."""
         if not detections:
             return self._whole_photo(image)
-        verdicts = self.classify(image, [detection.box for detection in detections])
-        return [
-            self._decide(detection, verdict)
-            for detection, verdict in zip(detections, verdicts, strict=True)
-        ]
+        ranked = sorted(
+            range(len(detections)), key=lambda index: -detections[index].confidence
+        )[:MAX_CROPS_PER_PHOTO]
+        verdicts = self.classify(image, [detections[index].box for index in ranked])
+        refined = list(detections)
+        for index, verdict in zip(ranked, verdicts, strict=True):
+            refined[index] = self._decide(detections[index], verdict)
+        return refined
 
     def _decide(self, detection: Detection, verdict: CropVerdict) -> Detection:
         overrides = verdict.label != detection.label and _overrides(detection, verdict)
