@@ -51,7 +51,7 @@ def pick_photos(count: int, seed: int = 0) -> list[Path]:
 
 
 class Server:
-    def __init__(self, weights: Path) -> None:
+    def __init__(self, weights: Path, detector_only: bool) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="satwa-bench-"))
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -64,6 +64,7 @@ class Server:
             "SATWA_PORT": str(self.port),
             "SATWA_WEIGHTS": str(weights),
             "SATWA_LOG_LEVEL": "WARNING",
+            **({"SATWA_CLASSIFIER_WEIGHTS": ""} if detector_only else {}),
         }
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from app.cli import main; main()", "serve"],
@@ -114,8 +115,10 @@ def post_listing(client: httpx.Client, url: str, photo: Path, number: int):
     return time.perf_counter() - started, response.json()
 
 
-def run_level(photos: list[Path], clients: int, weights: Path) -> dict:
-    server = Server(weights)
+def run_level(
+    photos: list[Path], clients: int, weights: Path, detector_only: bool
+) -> dict:
+    server = Server(weights, detector_only)
     try:
         with httpx.Client() as warm:
             post_listing(warm, server.url, photos[0], -1)
@@ -174,6 +177,11 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=48)
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--weights", type=Path, default=REPO_ROOT / "weights")
+    parser.add_argument(
+        "--detector-only",
+        action="store_true",
+        help="Serve without the second stage (SATWA_CLASSIFIER_WEIGHTS empty).",
+    )
     args = parser.parse_args()
 
     photos = pick_photos(args.photos)
@@ -185,7 +193,10 @@ def main() -> None:
         f"{len(photos)} photos from {DATASETS}; service {onnx.name}, baseline {torch_weights.name}"
     )
     print(f"machine: {os.cpu_count()} cores")
-    levels = [run_level(photos, clients, onnx) for clients in args.levels]
+    print(f"second stage: {'off' if args.detector_only else 'as configured'}")
+    levels = [
+        run_level(photos, clients, onnx, args.detector_only) for clients in args.levels
+    ]
     baseline, baseline_labels = run_baseline(photos, torch_weights)
 
     print(

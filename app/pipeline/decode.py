@@ -145,7 +145,15 @@ def _check_pixels(opened: Image.Image, max_pixels: int) -> None:
 def _orientation(opened: Image.Image) -> int:
     try:
         return int(opened.getexif().get(0x0112, 1))
-    except (OSError, SyntaxError, ValueError, TypeError, KeyError) as error:
+    # UserWarning: Pillow warns about corrupt EXIF, an error where warnings are errors.
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        TypeError,
+        KeyError,
+        UserWarning,
+    ) as error:
         logger.warning("Unreadable EXIF block, treated as upright: %s", error)
         return 1
 

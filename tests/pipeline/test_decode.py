@@ -223,3 +223,24 @@ def test_decode_keeps_red_red_and_blue_blue():
 @pytest.mark.parametrize("mode", ["1", "L", "P", "RGB", "RGBA", "LA", "CMYK", "I"])
 def test_to_rgb_any_mode_gives_8_bit_rgb(mode):
     assert to_rgb(scene(64, 48).convert(mode)).mode == "RGB"
+
+
+@pytest.mark.parametrize(
+    "exif",
+    [
+        b"Exif\x00\x00II*\x00\xff\xff\xff\x7f",
+        b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00",
+    ],
+)
+def test_decode_malformed_exif_counts_as_upright(exif):
+    original = scene(120, 80)
+    with pytest.warns(UserWarning, match="Corrupt EXIF"):
+        decoded = decode(encode(original, "JPEG", quality=95, exif=exif))
+    assert decoded.image.size == original.size
+
+
+def test_decode_orientation_out_of_range_is_ignored():
+    exif = Image.Exif()
+    exif[0x0112] = 9
+    decoded = decode(encode(scene(120, 80), "JPEG", exif=exif.tobytes()))
+    assert decoded.image.size == (120, 80)
