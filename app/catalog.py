@@ -62,7 +62,7 @@ class Catalog:
 
 
 def load_catalog(taxonomy_path: Path, catalog_path: Path) -> Catalog:
-    """Read taxonomy.yaml and catalog.csv; every taxonomy key must be in the catalogue."""
+    """Read taxonomy.yaml and catalog.csv; every taxonomy key must be catalogued."""
     entries = {entry.key: entry for entry in _read_entries(catalog_path)}
     keys_by_label = _read_taxonomy(taxonomy_path)
     for label, keys in keys_by_label.items():

@@ -1,4 +1,4 @@
-"""Satwa's configuration: one typed object, read from ``SATWA_*`` environment variables."""
+"""Satwa's configuration: one typed object read from ``SATWA_*`` variables."""
 
 from __future__ import annotations
 

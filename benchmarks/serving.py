@@ -190,7 +190,8 @@ def main() -> None:
         args.weights / "satwa-detector.pt",
     )
     print(
-        f"{len(photos)} photos from {DATASETS}; service {onnx.name}, baseline {torch_weights.name}"
+        f"{len(photos)} photos from {DATASETS}; "
+        f"service {onnx.name}, baseline {torch_weights.name}"
     )
     print(f"machine: {os.cpu_count()} cores")
     print(f"second stage: {'off' if args.detector_only else 'as configured'}")
@@ -200,14 +201,17 @@ def main() -> None:
     baseline, baseline_labels = run_baseline(photos, torch_weights)
 
     print(
-        f"\nbaseline Ultralytics predict (PyTorch, default imgsz): {baseline:.2f} photos/s"
+        "\nbaseline Ultralytics predict (PyTorch, default imgsz): "
+        f"{baseline:.2f} photos/s"
     )
     print(
-        f"{'clients':>7} {'photos/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'RSS MB':>7} {'peak MB':>8}"
+        f"{'clients':>7} {'photos/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} "
+        f"{'RSS MB':>7} {'peak MB':>8}"
     )
     for level in levels:
         print(
-            f"{level['clients']:>7} {level['photos_per_s']:>9.2f} {level['p50_ms']:>8.0f} "
+            f"{level['clients']:>7} {level['photos_per_s']:>9.2f} "
+            f"{level['p50_ms']:>8.0f} "
             f"{level['p99_ms']:>8.0f} {level['photos_per_s'] / baseline:>6.2f} "
             f"{level['rss_mb']:>7.0f} {level['peak_rss_mb']:>8.0f}"
         )

@@ -22,7 +22,7 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """``satwa serve`` with its own database and evidence folder; start, kill, restart."""
+    """``satwa serve`` with its own database and evidence; start, kill, restart."""
 
     def __init__(self, database_url: str, evidence_dir: Path, **settings: str) -> None:
         self.port = free_port()

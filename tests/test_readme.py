@@ -1,4 +1,4 @@
-"""README.md documents every setting, CLI command and route, and CI runs its test command."""
+"""README.md documents every setting, command and route; CI runs its test command."""
 
 from __future__ import annotations
 

@@ -43,9 +43,9 @@ logger = logging.getLogger(__name__)
 
 pillow_heif.register_heif_opener()
 
-# Satwa checks the pixel count itself (SATWA_MAX_PIXELS) right after reading the header,
-# before any pixel is allocated, so Pillow's process-wide bomb check would only duplicate
-# it with a warning or a different error.
+# Satwa checks the pixel count itself (SATWA_MAX_PIXELS) right after reading the
+# header, before any pixel is allocated; Pillow's process-wide bomb check would only
+# duplicate it with a warning or a different error.
 Image.MAX_IMAGE_PIXELS = None
 
 BACKGROUND = (255, 255, 255)
@@ -80,7 +80,7 @@ class DecodedPhoto:
 
 
 def decode_photo(data: bytes, *, max_pixels: int, max_frames: int) -> DecodedPhoto:
-    """Decode ``data`` to an upright RGB image; raise a PhotoRejected subclass if not."""
+    """Decode ``data`` to an upright RGB image, or raise a PhotoRejected subclass."""
     if not data:
         raise EmptyPhoto("Photo is an empty file (0 bytes); expected image bytes")
     media_type = sniff_media_type(data)

@@ -1,4 +1,4 @@
-"""POST /v1/listings and GET /v1/listings/{id} through the real app on both databases."""
+"""POST and GET /v1/listings through the real app on both databases."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Alembic environment: runs migrations on the engine that app.store.migrate passes in."""
+"""Alembic environment: migrates the connection app.store.migrate passes in."""
 
 from __future__ import annotations
 
