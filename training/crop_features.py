@@ -1,10 +1,10 @@
-"""Crop features for the second stage: EfficientNet-Lite0 features of every manifest photo.
+"""Crop features for the second stage: EfficientNet-Lite0 features of every photo.
 
-Each photo is cut to its real box where it has one, else taken whole (class-folder photos
-mostly show one animal filling the frame), through the same square crop the service uses
-(app.pipeline.classify.square_crop). Features, ImageNet probabilities and the photo's
-pHash are cached by photo path in ``<work_dir>/features.npz``; photos are split with the
-detector's own pHash-grouped splits (training.splits).
+Each photo is cut to its real box where it has one, else taken whole (class-folder
+photos mostly show one animal filling the frame), through the square crop the service
+uses (app.pipeline.classify.square_crop). Features, ImageNet probabilities and the
+photo's pHash are cached by photo path in ``<work_dir>/features.npz``; photos are split
+with the detector's own pHash-grouped splits (training.splits).
 """
 
 from __future__ import annotations

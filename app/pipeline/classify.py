@@ -9,8 +9,9 @@ One 224 px forward per crop (the crops of a photo go in one batch) gives two rea
   (training/classifier.py).
 
 The two are mixed, ``alpha * head + (1 - alpha) * zero_shot``, with ``alpha`` chosen on
-the validation split. The zero-shot part keeps its "other" mass (ImageNet classes that
-are none of ours), so a crop of no known animal scores low in every class.
+the validation split, and the mix is renormalised over our classes: a class ImageNet
+barely knows (owl, gecko, turkey) can still be sure. Whether the crop shows an animal at
+all is asked of ImageNet separately: its 398 animal classes together (``animal_mass``).
 
 When the second stage overrides the detector (:meth:`CropClassifier.refine`):
 
@@ -21,10 +22,10 @@ When the second stage overrides the detector (:meth:`CropClassifier.refine`):
   (below ``DETECTOR_UNSURE_BELOW``) and the classifier is sure
   (at least ``OVERRIDE_MIN_PROBABILITY``);
 - a photo without detections gets one whole-photo detection when the classifier is sure
-  and ImageNet sees one of our animals in it (``WHOLE_PHOTO_MIN_ANIMAL_MASS``).
+  and ImageNet sees an animal in it (``WHOLE_PHOTO_MIN_ANIMAL_MASS``).
 
-Every other detection keeps its label and ``stage="detector"``. The head file carries the
-resolved ImageNet groups, so a model file always classifies the way it was measured.
+Every other detection keeps its label and ``stage="detector"``. The head file carries
+the resolved ImageNet groups, so a model file always classifies the way it was measured.
 """
 
 from __future__ import annotations
@@ -66,11 +67,16 @@ DETECTOR_UNSURE_BELOW = 0.5
 """Detector confidence under which its class may be replaced by another."""
 
 WHOLE_PHOTO_MIN_PROBABILITY = 0.6
-"""Classifier probability needed to label a photo in which the detector found nothing."""
+"""Classifier probability needed to label a photo where the detector found nothing."""
 
 WHOLE_PHOTO_MIN_ANIMAL_MASS = 0.5
-"""ImageNet probability of all our classes together needed for that whole-photo label:
-a photo of a cage, a price list or a person must not get an animal from the head alone."""
+"""ImageNet probability of its animal classes together needed for that whole-photo
+label: a photo of a cage, a price list or a person must not get an animal from the head
+alone (the head knows only animals)."""
+
+IMAGENET_ANIMALS = slice(0, 398)
+"""ImageNet-1k classes 0-397 are animals (fish to primates); 398-999 are objects, food,
+plants and scenes."""
 
 MAX_CROPS_PER_PHOTO = 16
 """Most detections of one photo that are classified (the most confident); the others
@@ -96,8 +102,8 @@ class CropVerdict:
     """What the second stage makes of one crop."""
 
     label: str
-    probability: float
-    animal_mass: float
+    probability: float  # of ``label``, the mix renormalised over our classes
+    animal_mass: float  # ImageNet's probability that the crop shows any animal
     refinement_scores: dict[str, float]
 
     def refinement(self, classes: set[str]) -> tuple[str, float] | None:
@@ -185,7 +191,8 @@ class ClassifierHead:
         if stored.get("format") != HEAD_FORMAT:
             raise ConfigurationError(
                 f"Classifier head {path} has format {stored.get('format')!r}; "
-                f"expected {HEAD_FORMAT!r}: retrain with `python -m training.classifier`"
+                f"expected {HEAD_FORMAT!r}: retrain with "
+                "`python -m training.classifier`"
             )
         return cls(
             classes=tuple(stored["classes"]),
@@ -290,7 +297,8 @@ class CropClassifier:
             return []
         features, imagenet = self.extractor(crops_tensor(image, boxes))
         combined = self.head.combined(features, imagenet)
-        animal_mass = self.head.zero_shot(imagenet).sum(axis=1)
+        combined = combined / combined.sum(axis=1, keepdims=True)
+        animal_mass = imagenet[:, IMAGENET_ANIMALS].sum(axis=1)
         return [
             CropVerdict(
                 self.head.classes[int(combined[row].argmax())],

@@ -15,6 +15,7 @@ from PIL import Image
 
 from app.errors import ConfigurationError
 from app.pipeline.classify import (
+    MAX_CROPS_PER_PHOTO,
     ClassifierHead,
     CropClassifier,
     Refinement,
@@ -208,3 +209,17 @@ def test_load_logs_one_info_line(caplog):
 
 def test_shipped_head_exists_beside_detector():
     assert Path(SHIPPED_HEAD).is_file()
+
+
+def test_refine_many_detections_classifies_only_the_most_confident():
+    classifier = CropClassifier(_constant_head("parrot", 0.9), DETECTOR)
+    detections = [
+        _detection("tiger", round(0.01 * (index + 1), 2))
+        for index in range(MAX_CROPS_PER_PHOTO + 4)
+    ]
+
+    refined = classifier.refine(_photo(), detections)
+
+    assert [d.label for d in refined[:4]] == ["tiger"] * 4
+    assert {d.label for d in refined[4:]} == {"parrot"}
+    assert [d.box for d in refined] == [d.box for d in detections]

@@ -1,4 +1,4 @@
-"""Training the second stage: ImageNet groups, the taxonomy sections, a whole tiny run."""
+"""Training the second stage: ImageNet groups, taxonomy sections, a whole tiny run."""
 
 from __future__ import annotations
 
