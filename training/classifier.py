@@ -11,7 +11,10 @@ class-balanced cross-entropy; its weight decay and the mix with the ImageNet zer
 reading (``alpha``) are chosen on the validation split; the test split is measured once.
 Settings live under ``classifier:`` in the config (defaults in ``DEFAULTS``). The head,
 its resolved config and the git revision go to ``<output_dir>/<name>.pt`` and
-``<name>.run/``; the figures to ``<name>.metrics.json`` and ``CLASSIFIER.md``.
+``<name>.run/``; the figures to ``<name>.metrics.json`` and ``CLASSIFIER.md``. With a
+detector (``--detector``, default the detector's ONNX export in ``output_dir``) the whole
+pipeline is measured too; ``evaluate_classifier`` measures a head again without
+training.
 """
 
 from __future__ import annotations
@@ -258,7 +261,8 @@ def main(argv: list[str] | None = None) -> None:
         "--detector",
         type=Path,
         default=None,
-        help="Detector weights to measure the whole pipeline with (optional).",
+        help="Detector weights to measure the whole pipeline with; default "
+        "<output_dir>/<model_name>.onnx where it exists.",
     )
     parser.add_argument(
         "overrides", nargs="*", help="key=value, e.g. classifier.epochs=50"
@@ -266,11 +270,15 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     command = " ".join(["python -m training.classifier", *(argv or sys.argv[1:])])
-    run(
-        load_config(arguments.config, arguments.overrides),
-        arguments.detector,
-        command,
-    )
+    config = load_config(arguments.config, arguments.overrides)
+    run(config, arguments.detector or shipped_detector(config), command)
+
+
+def shipped_detector(config: dict) -> Path | None:
+    """The detector's ONNX export beside its weights, if it has been written."""
+    name = config.get("model_name")
+    onnx = Path(config["output_dir"]) / f"{name}.onnx"
+    return onnx if name and onnx.is_file() else None
 
 
 if __name__ == "__main__":

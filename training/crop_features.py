@@ -18,11 +18,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from app.pipeline.classify import FeatureExtractor, crops_tensor
+from app.pipeline.classify import CROP_MARGIN, FeatureExtractor, crops_tensor
+from app.pipeline.imagenet import INPUT_SIZE
 from training.sources import SourcePhoto, iter_source_photos, load_manifest
 from training.splits import assign_splits, photo_phash
 
 logger = logging.getLogger(__name__)
+
+CROP_RECIPE = f"square grey-padded, margin {CROP_MARGIN}, {INPUT_SIZE} px, lite0"
+"""Stored with the cache; a cache made with another recipe is thrown away."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,9 @@ def _read_cache(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
     if not path.exists():
         return {}
     stored = np.load(path)
+    if "recipe" not in stored.files or str(stored["recipe"]) != CROP_RECIPE:
+        logger.info("Feature cache %s was made another way; extracting anew", path)
+        return {}
     return {
         str(key): (features, imagenet, int(phash))
         for key, features, imagenet, phash in zip(
@@ -122,6 +129,7 @@ def _write_cache(path: Path, cached: dict) -> None:
     keys = sorted(cached)
     np.savez(
         path,
+        recipe=np.array(CROP_RECIPE),
         paths=np.array(keys),
         features=np.stack([cached[key][0] for key in keys]).astype(np.float16),
         imagenet=np.stack([cached[key][1] for key in keys]).astype(np.float32),
