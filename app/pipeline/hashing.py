@@ -12,7 +12,9 @@ pHash does not survive, so a photo gets one hash per *region*:
   on each side still contains;
 - the mirror image of each of these (``mirrored=True``), so a flipped repost matches.
 
-The index stores the unmirrored hashes only; a query uses all of them. Near-uniform or
+The index stores the unmirrored hashes only; a query uses all of them. pHash splits
+the 64 coefficients at their median, so a hash has 32 bits set (barring ties) and the
+distance between two hashes is even: thresholds 12 and 13 select the same matches. Near-uniform or
 tiny photos and regions get no hash at all: their pHash is noise and would match other
 blank pictures.
 """
