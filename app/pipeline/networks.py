@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import networkx as nx
 from sqlalchemy.orm import Session
@@ -42,13 +43,13 @@ class Network:
     species: list[dict[str, object]]
 
     @property
-    def first_activity(self):
+    def first_activity(self) -> datetime | None:
         return min(
             (a.first_activity for a in self.accounts if a.first_activity), default=None
         )
 
     @property
-    def last_activity(self):
+    def last_activity(self) -> datetime | None:
         return max(
             (a.last_activity for a in self.accounts if a.last_activity), default=None
         )
