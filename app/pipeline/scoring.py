@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from app.errors import PhotoRejected
@@ -83,8 +83,9 @@ class RejectedPhoto:
 class PhotoScorer:
     """Decode -> detect -> refine (second stages) -> hash, for one photo at a time.
 
-    At most ``Settings.scoring_workers`` photos are scored at once in a process, so
-    memory stays flat however many uploads arrive together; the others wait.
+    Photos are scored on a pool of ``Settings.scoring_workers`` threads, so memory
+    stays flat however many uploads arrive together (the others wait), and the
+    detector's per-thread state exists in those threads only.
     """
 
     def __init__(
@@ -97,7 +98,9 @@ class PhotoScorer:
         self.refiners = tuple(refiners)
         self.max_pixels = settings.max_pixels
         self.max_frames = settings.max_frames
-        self._slots = threading.BoundedSemaphore(settings.scoring_workers)
+        self._workers = ThreadPoolExecutor(
+            settings.scoring_workers, thread_name_prefix="satwa-scoring"
+        )
 
     def score(
         self, received: ReceivedPhoto, keep: Callable[[bytes], object] | None = None
@@ -107,19 +110,24 @@ class PhotoScorer:
         if received.refusal is not None or received.read is None:
             assert received.refusal is not None
             return RejectedPhoto(received, _named(received, received.refusal))
-        with self._slots:
-            data = received.read()
-            try:
-                decoded = decode_photo(
-                    data, max_pixels=self.max_pixels, max_frames=self.max_frames
-                )
-            except PhotoRejected as error:
-                logger.info("Rejected photo %s: %s", received.filename, error.code)
-                return RejectedPhoto(received, _named(received, error))
-            scored = self._score_decoded(received, decoded)
-            if keep is not None:
-                keep(data)
-            return scored
+        return self._workers.submit(self._score_now, received, keep).result()
+
+    def _score_now(
+        self, received: ReceivedPhoto, keep: Callable[[bytes], object] | None
+    ) -> ScoredPhoto | RejectedPhoto:
+        assert received.read is not None
+        data = received.read()
+        try:
+            decoded = decode_photo(
+                data, max_pixels=self.max_pixels, max_frames=self.max_frames
+            )
+        except PhotoRejected as error:
+            logger.info("Rejected photo %s: %s", received.filename, error.code)
+            return RejectedPhoto(received, _named(received, error))
+        scored = self._score_decoded(received, decoded)
+        if keep is not None:
+            keep(data)
+        return scored
 
     def _score_decoded(
         self, received: ReceivedPhoto, decoded: DecodedPhoto
