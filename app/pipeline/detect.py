@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -84,7 +84,6 @@ class DetectorOptions:
     confidence_threshold: float = 0.25
     iou_threshold: float = 0.45
     inference_threads: int = 0
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def load_detector(weights: Path, options: DetectorOptions) -> Detector:

@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -97,7 +96,7 @@ class ListingIngest:
         if existing is not None:
             return IngestOutcome(existing, created=False, rejected=[])
 
-        results = [self._score_and_keep(photo) for photo in submission.photos]
+        results = self.scorer.score_all(submission.photos, keep=self._keep)
         scored = [result for result in results if isinstance(result, ScoredPhoto)]
         rejected = [result for result in results if isinstance(result, RejectedPhoto)]
         if not scored:
@@ -117,14 +116,11 @@ class ListingIngest:
         )
         return IngestOutcome(listing_id, created, rejected)
 
-    def _score_and_keep(self, photo: ReceivedPhoto) -> ScoredPhoto | RejectedPhoto:
-        """Score a photo and keep its original (evidence first, rows later)."""
-        return self.scorer.score(photo, keep=partial(self._keep, photo.sha256))
-
-    def _keep(self, sha256: str, data: bytes) -> None:
-        if not self.evidence.contains(sha256):
+    def _keep(self, photo: ReceivedPhoto, data: bytes) -> None:
+        """Keep a scored photo's original (evidence first, database rows later)."""
+        if not self.evidence.contains(photo.sha256):
             stored_sha256 = self.evidence.put(data)
-            assert stored_sha256 == sha256, "photo bytes changed after receipt"
+            assert stored_sha256 == photo.sha256, "photo bytes changed after receipt"
 
     def _stored_listing(self, content_key: str) -> str | None:
         with self.database.session() as session:

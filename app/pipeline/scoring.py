@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 from app.errors import PhotoRejected
 from app.pipeline.decode import DecodedPhoto, decode_photo
@@ -107,15 +108,26 @@ class PhotoScorer:
     ) -> ScoredPhoto | RejectedPhoto:
         """Score one photo; ``keep`` gets the bytes of a scored photo (to store them)
         while they are still in memory."""
-        if received.refusal is not None or received.read is None:
-            assert received.refusal is not None
-            return RejectedPhoto(received, _named(received, received.refusal))
         return self._workers.submit(self._score_now, received, keep).result()
+
+    def score_all(
+        self,
+        photos: Sequence[ReceivedPhoto],
+        keep: Callable[[ReceivedPhoto, bytes], object] | None = None,
+    ) -> list[ScoredPhoto | RejectedPhoto]:
+        """Score photos in parallel on the pool; results in the order given."""
+        futures = [
+            self._workers.submit(self._score_now, photo, keep and partial(keep, photo))
+            for photo in photos
+        ]
+        return [future.result() for future in futures]
 
     def _score_now(
         self, received: ReceivedPhoto, keep: Callable[[bytes], object] | None
     ) -> ScoredPhoto | RejectedPhoto:
-        assert received.read is not None
+        if received.refusal is not None or received.read is None:
+            assert received.refusal is not None
+            return RejectedPhoto(received, _named(received, received.refusal))
         data = received.read()
         try:
             decoded = decode_photo(
