@@ -15,6 +15,7 @@ from app.pipeline.imagenet import imagenet_labels
 from tests.drawn_animals import DRAWN_CLASSES, write_class_folders
 from tests.factories import REPO_ROOT
 from training.classifier import imagenet_indices, read_groups, run
+from training.classifier_report import reading_report
 
 TAXONOMY = REPO_ROOT / "datasets/taxonomy.yaml"
 
@@ -162,3 +163,42 @@ def test_run_tiny_drawn_dataset_writes_head_record_and_figures(tmp_path):
     assert metrics["stages"]["crop_head"]["accuracy"] == 1.0
     assert set(metrics["stages"]) == {"crop_head", "zero_shot", "combined"}
     assert (tmp_path / "work/features.npz").exists()
+
+
+def test_reading_report_refinement_is_its_parent_and_lookalike_alarms_counted(
+    tmp_path,
+):
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text(
+        yaml.safe_dump(
+            {
+                "classes": {
+                    "tiger": {"catalog": ["sumatran_tiger"]},
+                    "parrot": {"catalog": ["palm_cockatoo"]},
+                    "cat": {"catalog": [], "lookalike": True},
+                },
+                "refinements": {
+                    "cockatoo": {"catalog": ["palm_cockatoo"], "parent": "parrot"},
+                    "plush_toy": {"catalog": [], "parent": "tiger", "lookalike": True},
+                },
+            }
+        )
+    )
+    predicted = ["cockatoo", "tiger", "plush_toy", "tiger", "cat"]
+    truth = ["parrot", "tiger", "tiger", "cat", "cat"]
+
+    report = reading_report(predicted, truth, taxonomy)
+
+    assert report["accuracy"] == 0.6
+    assert {name: row["accuracy"] for name, row in report["per_class"].items()} == {
+        "cat": 0.5,
+        "parrot": 1.0,
+        "tiger": 0.5,
+    }
+    assert report["balanced_accuracy"] == pytest.approx(2 / 3, abs=1e-3)
+    assert report["lookalike_protected"] == {
+        "lookalike_photos": 2,
+        "protected_labels": 1,
+        "rate": 0.5,
+        "by_label": {"tiger": 1},
+    }
