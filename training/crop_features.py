@@ -50,6 +50,8 @@ class FeatureSet:
         )
 
 
+# Limitation: class-folder photos are taken whole, while the service classifies the
+# detector's boxes; only the tiger sets train the head on real, tight boxes.
 def crop_box(photo: SourcePhoto, size: tuple[int, int]) -> tuple[float, ...]:
     """The real box in pixels, or the whole photo."""
     width, height = size

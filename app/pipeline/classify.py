@@ -104,7 +104,7 @@ class CropVerdict:
     label: str
     probability: float  # of ``label``, the mix renormalised over our classes
     animal_mass: float  # ImageNet's probability that the crop shows any animal
-    refinement_scores: dict[str, float]
+    refinement_scores: dict[Refinement, float]
 
     def refinement(self, classes: set[str]) -> tuple[str, float] | None:
         """The best refinement of one of ``classes`` (or a look-alike) that
@@ -247,6 +247,9 @@ def whole_photo_box(image: Image.Image) -> Box:
     return (0.0, 0.0, float(image.width), float(image.height))
 
 
+# Limitation: the second stage runs on PyTorch (timm), so the service imports PyTorch
+# whenever SATWA_CLASSIFIER_WEIGHTS is set; an ONNX export of the backbone beside the
+# head would take it out of the request path, as the detector's export does.
 class FeatureExtractor:
     """EfficientNet-Lite0: pooled features and ImageNet probabilities in one forward."""
 
