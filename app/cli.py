@@ -118,6 +118,22 @@ def export_network(
         typer.echo(path)
 
 
+@cli.command()
+def train(
+    config: Annotated[
+        Path, typer.Option(help="Training config (YAML).")
+    ] = Path("training/configs/default.yaml"),
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="key=value, e.g. train.epochs=1")
+    ] = None,
+) -> None:
+    """Train the detector: build the dataset, fine-tune, export, evaluate."""
+    from training.train import load_config, run
+
+    _configure_logging("info")
+    typer.echo(run(load_config(config, overrides or [])))
+
+
 def photo_files(paths: list[Path]) -> Iterator[tuple[Path, str]]:
     """(file, name to show) for the photos among ``paths``; folders are walked
     recursively and their photos named relative to the folder."""
