@@ -80,15 +80,23 @@ def box_from_map(activation: np.ndarray, threshold: float = CAM_THRESHOLD) -> Bo
     sizes = ndimage.sum_labels(np.ones_like(upsampled), regions, range(1, count + 1))
     rows, cols = np.nonzero(regions == int(np.argmax(sizes)) + 1)
     height, width = upsampled.shape
-    box = (cols.min() / width, rows.min() / height, (cols.max() + 1) / width,
-           (rows.max() + 1) / height)
+    box = (
+        cols.min() / width,
+        rows.min() / height,
+        (cols.max() + 1) / width,
+        (rows.max() + 1) / height,
+    )
     return _widen(box, CAM_MARGIN)
 
 
 def _widen(box: Box, margin: float) -> Box:
     x1, y1, x2, y2 = box
-    return (max(0.0, x1 - margin), max(0.0, y1 - margin),
-            min(1.0, x2 + margin), min(1.0, y2 + margin))
+    return (
+        max(0.0, x1 - margin),
+        max(0.0, y1 - margin),
+        min(1.0, x2 + margin),
+        min(1.0, y2 + margin),
+    )
 
 
 def auto_boxes(paths: Sequence[Path], batch_size: int = 16) -> list[Box]:
@@ -100,13 +108,16 @@ def auto_boxes(paths: Sequence[Path], batch_size: int = 16) -> list[Box]:
     return boxes
 
 
+def _area(box: Box) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
 def iou(first: Box, second: Box) -> float:
     """Intersection over union of two boxes in the same units."""
     width = max(0.0, min(first[2], second[2]) - max(first[0], second[0]))
     height = max(0.0, min(first[3], second[3]) - max(first[1], second[1]))
     intersection = width * height
-    area = lambda box: (box[2] - box[0]) * (box[3] - box[1])  # noqa: E731
-    union = area(first) + area(second) - intersection
+    union = _area(first) + _area(second) - intersection
     return intersection / union if union > 0 else 0.0
 
 
@@ -135,7 +146,9 @@ def tiger_box_pairs(data_root: Path) -> list[tuple[Path, Box]]:
     for folder in ("tiger_video_frames_yolo", "tiger_pose_ultralytics"):
         frames = sorted((data_root / folder / "images").rglob("*.jpg"))
         for number, path in enumerate(frames):
-            label = data_root / folder / "labels" / path.parent.name / f"{path.stem}.txt"
+            label = (
+                data_root / folder / "labels" / path.parent.name / f"{path.stem}.txt"
+            )
             box = read_yolo_box(label) if label.exists() else None
             if box is not None and number % TUNING_STRIDE:
                 pairs.append((path, box))
@@ -149,8 +162,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
-    parser.add_argument("--out", type=Path,
-                        default=Path("weights/satwa-detector.run/box_quality.json"))
+    parser.add_argument(
+        "--out", type=Path, default=Path("weights/satwa-detector.run/box_quality.json")
+    )
     arguments = parser.parse_args()
     quality = measure_box_quality(tiger_box_pairs(arguments.data_root))
     arguments.out.parent.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,10 @@ def class_names(taxonomy_path: Path) -> list[str]:
 
 
 def select_entries(
-    photos: Sequence[SourcePhoto], splits: Sequence[str], caps: dict[str, int], seed: int
+    photos: Sequence[SourcePhoto],
+    splits: Sequence[str],
+    caps: dict[str, int],
+    seed: int,
 ) -> list[tuple[SourcePhoto, str]]:
     """Keep at most ``caps[split]`` photos per class in each capped split."""
     by_key: dict[tuple[str, str], list[SourcePhoto]] = defaultdict(list)
@@ -56,7 +59,10 @@ def select_entries(
 def _cached_boxes(photos: Sequence[SourcePhoto], cache_path: Path) -> dict[str, Box]:
     cache: dict[str, Box] = {}
     if cache_path.exists():
-        cache = {key: tuple(value) for key, value in json.loads(cache_path.read_text()).items()}
+        cache = {
+            key: tuple(value)
+            for key, value in json.loads(cache_path.read_text()).items()
+        }
     missing = [photo.path for photo in photos if str(photo.path) not in cache]
     if missing:
         logger.info("Making CAM boxes for %d photos", len(missing))
@@ -68,9 +74,11 @@ def _cached_boxes(photos: Sequence[SourcePhoto], cache_path: Path) -> dict[str, 
 def build_dataset(config: dict, work_dir: Path) -> tuple[Path, list[DatasetEntry]]:
     """Write ``work_dir/dataset`` (images linked, labels written) and its data.yaml."""
     names = class_names(Path(config["taxonomy"]))
-    photos = list(iter_source_photos(
-        load_manifest(Path(config["manifest"])), Path(config["data_root"])
-    ))
+    photos = list(
+        iter_source_photos(
+            load_manifest(Path(config["manifest"])), Path(config["data_root"])
+        )
+    )
     splits = assign_splits(photos, [photo_phash(photo.path) for photo in photos])
     caps = {"train": config["max_train_per_class"], "val": config["max_val_per_class"]}
     chosen = select_entries(photos, splits, caps, config["seed"])
@@ -79,18 +87,29 @@ def build_dataset(config: dict, work_dir: Path) -> tuple[Path, list[DatasetEntry
     unboxed = [photo for photo, _ in chosen if photo.box is None]
     cam = _cached_boxes(unboxed, work_dir.parent / "cam_boxes.json")
     entries = [
-        DatasetEntry(photo, split, photo.box or cam[str(photo.path)],
-                     "real" if photo.box else "cam")
+        DatasetEntry(
+            photo,
+            split,
+            photo.box or cam[str(photo.path)],
+            "real" if photo.box else "cam",
+        )
         for photo, split in chosen
     ]
     root = work_dir / "dataset"
     shutil.rmtree(root, ignore_errors=True)
     _write_files(root, entries, names)
     data_yaml = root / "data.yaml"
-    data_yaml.write_text(yaml.safe_dump({
-        "path": str(root.resolve()), "train": "images/train", "val": "images/val",
-        "test": "images/test", "names": dict(enumerate(names)),
-    }))
+    data_yaml.write_text(
+        yaml.safe_dump(
+            {
+                "path": str(root.resolve()),
+                "train": "images/train",
+                "val": "images/val",
+                "test": "images/test",
+                "names": dict(enumerate(names)),
+            }
+        )
+    )
     _write_manifest(work_dir / "dataset_manifest.csv", entries)
     return data_yaml, entries
 
@@ -118,8 +137,13 @@ def _write_manifest(path: Path, entries: Sequence[DatasetEntry]) -> None:
         writer = csv.writer(handle)
         writer.writerow(["split", "label", "source", "photo", "box_origin", "box"])
         for entry in entries:
-            writer.writerow([
-                entry.split, entry.photo.label, entry.photo.source,
-                entry.photo.path.name, entry.box_origin,
-                " ".join(f"{value:.4f}" for value in entry.box),
-            ])
+            writer.writerow(
+                [
+                    entry.split,
+                    entry.photo.label,
+                    entry.photo.source,
+                    entry.photo.path.name,
+                    entry.box_origin,
+                    " ".join(f"{value:.4f}" for value in entry.box),
+                ]
+            )

@@ -58,8 +58,9 @@ def test_photos(data_yaml: Path) -> list[tuple[Path, str]]:
     return photos
 
 
-def top_labels(weights: Path, photos: Sequence[tuple[Path, str]], imgsz: int
-               ) -> list[PhotoVerdict]:
+def top_labels(
+    weights: Path, photos: Sequence[tuple[Path, str]], imgsz: int
+) -> list[PhotoVerdict]:
     """The most confident detection of each photo at the serving threshold."""
     keep_ultralytics_offline()
     from ultralytics import YOLO
@@ -67,8 +68,9 @@ def top_labels(weights: Path, photos: Sequence[tuple[Path, str]], imgsz: int
     model = YOLO(str(weights), task="detect")
     verdicts = []
     for path, truth in photos:
-        result = model.predict(str(path), imgsz=imgsz, conf=SERVING_CONFIDENCE,
-                               verbose=False, device="cpu")[0]
+        result = model.predict(
+            str(path), imgsz=imgsz, conf=SERVING_CONFIDENCE, verbose=False, device="cpu"
+        )[0]
         verdicts.append(_verdict(path, truth, result))
     return verdicts
 
@@ -79,8 +81,11 @@ def _verdict(path: Path, truth: str, result) -> PhotoVerdict:
     best = int(result.boxes.conf.argmax())
     box = tuple(float(value) for value in result.boxes.xyxyn[best])
     return PhotoVerdict(
-        path.name, truth, result.names[int(result.boxes.cls[best])],
-        float(result.boxes.conf[best]), box,
+        path.name,
+        truth,
+        result.names[int(result.boxes.cls[best])],
+        float(result.boxes.conf[best]),
+        box,
     )
 
 
@@ -90,20 +95,29 @@ def box_metrics(weights: Path, data_yaml: Path, imgsz: int) -> dict:
     from ultralytics import YOLO
 
     metrics = YOLO(str(weights)).val(
-        data=str(data_yaml), split="test", imgsz=imgsz, plots=False, verbose=False,
-        device="cpu", batch=16,
+        data=str(data_yaml),
+        split="test",
+        imgsz=imgsz,
+        plots=False,
+        verbose=False,
+        device="cpu",
+        batch=16,
     )
     names = metrics.names
     per_class = {}
     for position, class_id in enumerate(metrics.box.ap_class_index):
         precision, recall, ap50, ap = metrics.box.class_result(position)
         per_class[names[int(class_id)]] = {
-            "precision": round(float(precision), 3), "recall": round(float(recall), 3),
-            "mAP50": round(float(ap50), 3), "mAP50-95": round(float(ap), 3),
+            "precision": round(float(precision), 3),
+            "recall": round(float(recall), 3),
+            "mAP50": round(float(ap50), 3),
+            "mAP50-95": round(float(ap), 3),
         }
     overall = {
-        "precision": round(float(metrics.box.mp), 3), "recall": round(float(metrics.box.mr), 3),
-        "mAP50": round(float(metrics.box.map50), 3), "mAP50-95": round(float(metrics.box.map), 3),
+        "precision": round(float(metrics.box.mp), 3),
+        "recall": round(float(metrics.box.mr), 3),
+        "mAP50": round(float(metrics.box.map50), 3),
+        "mAP50-95": round(float(metrics.box.map), 3),
     }
     return {"per_class": per_class, "all": overall}
 
@@ -112,7 +126,9 @@ def photo_accuracy(verdicts: Sequence[PhotoVerdict]) -> dict:
     """Share of photos whose top label is their true class, overall and per class."""
     per_class: dict[str, list[bool]] = {}
     for verdict in verdicts:
-        per_class.setdefault(verdict.truth, []).append(verdict.top_label == verdict.truth)
+        per_class.setdefault(verdict.truth, []).append(
+            verdict.top_label == verdict.truth
+        )
     return {
         "all": round(sum(map(sum, per_class.values())) / max(1, len(verdicts)), 3),
         "photos": len(verdicts),
@@ -139,7 +155,9 @@ def lookalike_false_alarms(verdicts: Sequence[PhotoVerdict], taxonomy: dict) -> 
 
 def export_agreement(pt: Sequence[PhotoVerdict], onnx: Sequence[PhotoVerdict]) -> dict:
     """How often the ONNX export gives the .pt's top label, box (IoU) and confidence."""
-    same_label = [first.top_label == second.top_label for first, second in zip(pt, onnx)]
+    same_label = [
+        first.top_label == second.top_label for first, second in zip(pt, onnx)
+    ]
     both_boxed = [(a, b) for a, b in zip(pt, onnx) if a.box and b.box]
     ious = [iou(a.box, b.box) for a, b in both_boxed]
     confidence_gaps = [abs(a.top_confidence - b.top_confidence) for a, b in both_boxed]
@@ -151,8 +169,9 @@ def export_agreement(pt: Sequence[PhotoVerdict], onnx: Sequence[PhotoVerdict]) -
     }
 
 
-def draw_confusion_matrix(verdicts: Sequence[PhotoVerdict], names: Sequence[str],
-                          target: Path) -> None:
+def draw_confusion_matrix(
+    verdicts: Sequence[PhotoVerdict], names: Sequence[str], target: Path
+) -> None:
     """Rows: true class; columns: top label (or no detection). Counts in each cell."""
     import matplotlib
 
@@ -171,7 +190,7 @@ def draw_confusion_matrix(verdicts: Sequence[PhotoVerdict], names: Sequence[str]
     for (row, column), count in np.ndenumerate(counts):
         if count:
             axes.text(column, row, str(count), ha="center", va="center", fontsize=7)
-    axes.set_xlabel("top label (conf >= %.2f)" % SERVING_CONFIDENCE)
+    axes.set_xlabel(f"top label (conf >= {SERVING_CONFIDENCE:.2f})")
     axes.set_ylabel("true class")
     axes.set_title("Satwa detector, test split: top label per photo")
     figure.tight_layout()
@@ -179,8 +198,9 @@ def draw_confusion_matrix(verdicts: Sequence[PhotoVerdict], names: Sequence[str]
     plt.close(figure)
 
 
-def evaluate_and_report(config: dict, weights: Path, data_yaml: Path, run_dir: Path
-                        ) -> dict:
+def evaluate_and_report(
+    config: dict, weights: Path, data_yaml: Path, run_dir: Path
+) -> dict:
     """Evaluate ``weights`` (and its .onnx export, if present); write metrics.json."""
     imgsz = config["train"]["imgsz"]
     photos = test_photos(data_yaml)
@@ -195,7 +215,9 @@ def evaluate_and_report(config: dict, weights: Path, data_yaml: Path, run_dir: P
     }
     onnx = weights.with_suffix(".onnx")
     if onnx.exists():
-        report["onnx_vs_pt"] = export_agreement(verdicts, top_labels(onnx, photos, imgsz))
+        report["onnx_vs_pt"] = export_agreement(
+            verdicts, top_labels(onnx, photos, imgsz)
+        )
     draw_confusion_matrix(verdicts, list(taxonomy), run_dir / "confusion_matrix.png")
     (run_dir / "metrics.json").write_text(json.dumps(report, indent=2))
     (run_dir / "test_verdicts.json").write_text(
@@ -209,7 +231,9 @@ def main(argv: list[str] | None = None) -> None:
     from training.train import load_config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=Path("training/configs/default.yaml"))
+    parser.add_argument(
+        "--config", type=Path, default=Path("training/configs/default.yaml")
+    )
     parser.add_argument("overrides", nargs="*")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

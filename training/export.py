@@ -23,8 +23,13 @@ def export_onnx(weights_path: Path, imgsz: int) -> Path:
         warnings.simplefilter("ignore", DeprecationWarning)
         exported = Path(
             YOLO(str(weights_path)).export(
-                format="onnx", imgsz=imgsz, dynamic=False, simplify=True, nms=False,
-                opset=17, device="cpu",
+                format="onnx",
+                imgsz=imgsz,
+                dynamic=False,
+                simplify=True,
+                nms=False,
+                opset=17,
+                device="cpu",
             )
         )
     target = weights_path.with_suffix(".onnx")

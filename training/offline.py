@@ -11,4 +11,15 @@ def keep_ultralytics_offline() -> None:
     os.environ.setdefault("YOLO_VERBOSE", "False")
     from ultralytics.utils import SETTINGS
 
-    SETTINGS.update({"sync": False, "clearml": False, "comet": False, "dvc": False, "mlflow": False, "raytune": False, "tensorboard": False, "wandb": False})
+    SETTINGS.update(
+        {
+            "sync": False,
+            "clearml": False,
+            "comet": False,
+            "dvc": False,
+            "mlflow": False,
+            "raytune": False,
+            "tensorboard": False,
+            "wandb": False,
+        }
+    )

