@@ -37,6 +37,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.pipeline.hashing import region_hashes
+from app.pipeline.matching import CORROBORATING_PAIRS, CORROBORATION_SLACK
 from app.settings import Settings
 from tests import reposts
 
@@ -135,31 +136,55 @@ def _min_distance(query: np.ndarray, stored: np.ndarray) -> int:
 
 def _thresholds(stored, queries, plain) -> dict[str, tuple[int, float]]:
     count = len(stored)
-    satwa = np.zeros((count, count), dtype=np.int64)
     stored_arrays = [np.array(hashes, dtype=np.uint64) for hashes in stored]
-    for row, query in enumerate(queries):
-        for column, hashes in enumerate(stored_arrays):
-            satwa[row, column] = _min_distance(query, hashes)
+    satwa = np.array(
+        [
+            [_satwa_distances(query, hashes) for hashes in stored_arrays]
+            for query in queries
+        ]
+    )
     plain_matrix = np.bitwise_count(plain[:, None] ^ plain[None, :]).astype(np.int64)
     off_diagonal = ~np.eye(count, dtype=bool)
+    unrelated = satwa[off_diagonal]
     default = Settings().match_max_distance
     return {
-        "plain pHash": _threshold(plain_matrix[off_diagonal]),
-        "Satwa": _threshold(satwa[off_diagonal]),
+        "plain pHash": _threshold(
+            plain_matrix[off_diagonal][:, None] <= _thresholds_column()
+        ),
+        "Satwa": _threshold(
+            _satwa_matches(unrelated[:, None, :], _thresholds_column())
+        ),
         "Satwa at service default": (
             default,
-            float((satwa[off_diagonal] <= default).mean()),
+            float(_satwa_matches(unrelated, default).mean()),
         ),
     }
 
 
-def _threshold(unrelated: np.ndarray) -> tuple[int, float]:
-    """Largest distance whose false-match rate stays within the limit."""
+def _thresholds_column() -> np.ndarray:
+    return np.arange(33)[None, :]
+
+
+def _satwa_distances(query: np.ndarray, stored: np.ndarray) -> tuple[int, int]:
+    """Best pair distance and the distance within which CORROBORATING_PAIRS lie."""
+    distances = np.sort(np.bitwise_count(query[:, None] ^ stored[None, :]).ravel())
+    corroborated = distances[CORROBORATING_PAIRS - 1] if len(distances) >= 3 else 64
+    return int(distances[0]), int(corroborated)
+
+
+def _satwa_matches(distances: np.ndarray, threshold) -> np.ndarray:
+    """The Matcher's rule: best pair within the threshold, or enough pairs just over."""
+    best, corroborated = distances[..., 0], distances[..., 1]
+    return (best <= threshold) | (corroborated <= threshold + CORROBORATION_SLACK)
+
+
+def _threshold(matched: np.ndarray) -> tuple[int, float]:
+    """Largest threshold (column of ``matched``) whose false-match rate stays within
+    the limit."""
     best = (-1, 0.0)
-    for threshold in range(33):
-        rate = float((unrelated <= threshold).mean())
+    for threshold, rate in enumerate(matched.mean(axis=0)):
         if rate <= MAX_FALSE_MATCH_RATE:
-            best = (threshold, rate)
+            best = (threshold, float(rate))
     return best
 
 
@@ -169,11 +194,11 @@ def _recall(photos, stored, transform, thresholds, rng) -> tuple[float, ...]:
     for photo, hashes in zip(photos, stored, strict=True):
         query = _query_hashes(transform(photo, rng))
         original = np.array(hashes, dtype=np.uint64)
-        satwa_distance = _min_distance(query, original)
+        satwa = np.array(_satwa_distances(query, original))
         hits += (
             _min_distance(query[:1], original[:1]) <= thresholds["plain pHash"][0],
-            satwa_distance <= thresholds["Satwa"][0],
-            satwa_distance <= thresholds["Satwa at service default"][0],
+            _satwa_matches(satwa, thresholds["Satwa"][0]),
+            _satwa_matches(satwa, thresholds["Satwa at service default"][0]),
         )
     return tuple(hits / len(photos))
 
