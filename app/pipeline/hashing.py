@@ -96,11 +96,11 @@ def region_hashes(image: Image.Image, boxes: Sequence[BoxF]) -> list[RegionHash]
     for kind, box in _regions(gray, boxes, scale):
         if min(box[2] - box[0], box[3] - box[1]) < MIN_REGION_SIDE:
             continue
-        crop = gray.crop(box)
-        if not _is_hashable(crop):
+        thumbnail = _phash_input(gray.crop(box))
+        if not _is_hashable(thumbnail):
             continue
         full_box = _to_photo_pixels(box, scale, image.size)
-        for mirrored, view in ((False, crop), (True, ImageOps.mirror(crop))):
+        for mirrored, view in ((False, thumbnail), (True, ImageOps.mirror(thumbnail))):
             value = _phash_value(view)
             if (value, mirrored) not in seen:
                 seen.add((value, mirrored))
@@ -137,9 +137,15 @@ def _working_gray(image: Image.Image) -> Image.Image:
     return gray
 
 
-def _is_hashable(crop: Image.Image) -> bool:
-    thumb = crop.resize((32, 32), Image.Resampling.LANCZOS)
-    return float(np.asarray(thumb, dtype=np.float32).std()) >= MIN_GREY_SPREAD
+def _phash_input(crop: Image.Image) -> Image.Image:
+    """The 32 x 32 copy pHash itself makes (same filter), made once per region: pHash
+    of it equals pHash of the crop, and mirroring it equals resizing the mirror."""
+    side = HASH_SIZE * 4
+    return crop.resize((side, side), Image.Resampling.LANCZOS)
+
+
+def _is_hashable(thumbnail: Image.Image) -> bool:
+    return float(np.asarray(thumbnail, dtype=np.float32).std()) >= MIN_GREY_SPREAD
 
 
 def _phash_value(gray: Image.Image) -> int:
