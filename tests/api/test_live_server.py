@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from app.store.database import Database
+from app.store.models import Photo
 from tests.factories import (
     bad_input,
     dataset_photos,
@@ -100,3 +106,38 @@ def test_live_server_30_mb_body_gets_413_before_upload_ends(live_server):
         pytest.fail("the server closed the connection without a 413 answer")
     assert response.status_code == 413
     assert response.json()["error"]["setting"] == "SATWA_MAX_REQUEST_BYTES"
+
+
+@pytest.mark.slow
+def test_live_server_kill_9_mid_upload_leaves_no_half_written_photo(
+    live_server, clean_database_url, tmp_path
+):
+    big = noisy_png(1600, 1400)
+
+    def upload(number: int) -> None:
+        with contextlib.suppress(httpx.TransportError):
+            post(
+                live_server,
+                [(f"big{number}.png", big + number.to_bytes(2, "big"))],
+                listing_url=f"https://shop.example/crash/{number}",
+            )
+
+    with ThreadPoolExecutor(4) as pool:
+        pending = [pool.submit(upload, number) for number in range(4)]
+        time.sleep(1.5)
+        live_server.kill()
+        for future in pending:
+            future.result()
+    live_server.start()
+
+    evidence = tmp_path / "evidence"
+    originals = [path for path in evidence.rglob("*") if path.is_file()]
+    assert not [path for path in originals if path.name.endswith(".partial")]
+    for path in originals:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name
+    database = Database(clean_database_url)
+    with database.session() as session:
+        stored = session.scalars(select(Photo.sha256)).all()
+    database.dispose()
+    for sha256 in stored:
+        assert (evidence / sha256[:2] / sha256[2:4] / sha256).is_file()
