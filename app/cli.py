@@ -136,13 +136,13 @@ def train(
 
 def photo_files(paths: list[Path]) -> Iterator[tuple[Path, str]]:
     """(file, name to show) for the photos among ``paths``; folders are walked
-    recursively and their photos named relative to the folder."""
+    recursively and their photos named from the folder on."""
     for path in paths:
         if path.is_dir():
             found = sorted(
                 p for p in path.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES
             )
-            yield from ((p, str(p.relative_to(path))) for p in found)
+            yield from ((p, str(p.relative_to(path.parent))) for p in found)
         elif path.is_file():
             yield path, str(path)
         else:

@@ -32,16 +32,20 @@ def test_scan_json_prints_one_api_shaped_object_per_photo():
 
 def test_scan_folder_prints_table_of_every_photo(tmp_path):
     # A scratch folder (outside the repo) with a few real photos, one nested.
-    (tmp_path / "nested").mkdir()
+    folder = tmp_path / "shop"
+    (folder / "nested").mkdir(parents=True)
     photos = dataset_photos("eagles_owls_web", 3, seed=5)
     for number, path in enumerate(photos):
-        target = tmp_path / ("nested" if number else "") / f"photo{number}.jpg"
+        target = folder / ("nested" if number else "") / f"photo{number}.jpg"
         target.write_bytes(path.read_bytes())
-    result = runner.invoke(cli, ["scan", "--weights", WEIGHTS, str(tmp_path)])
+    result = runner.invoke(
+        cli, ["scan", "--weights", WEIGHTS, str(folder)], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.output
     assert "catalogue species" in result.output
-    for number in range(3):
-        assert f"photo{number}.jpg" in result.output
+    assert "shop/photo0.jpg" in result.output
+    for number in (1, 2):
+        assert f"shop/nested/photo{number}.jpg" in result.output
 
 
 def test_scan_missing_path_fails_clearly(tmp_path):
