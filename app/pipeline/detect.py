@@ -150,17 +150,7 @@ class OnnxDetector:
         )
         keep = _class_wise_nms(boxes, scores, classes, self.options.iou_threshold)
         photo_boxes = letterbox.to_photo(boxes[keep], image.size)
-        return [
-            Detection(
-                self.names[int(label)],
-                round(float(score), 4),
-                tuple(round(float(v), 1) for v in box),
-                self.model,
-            )
-            for box, score, label in zip(
-                photo_boxes, scores[keep], classes[keep], strict=True
-            )
-        ]
+        return _detections(self, photo_boxes, scores[keep], classes[keep])
 
 
 def _names(metadata: dict[str, str], weights: Path) -> tuple[str, ...]:
@@ -302,20 +292,22 @@ class UltralyticsDetector:
                 max_det=MAX_DETECTIONS,
             )
         boxes = result.boxes
-        return [
-            Detection(
-                self.names[int(label)],
-                round(float(score), 4),
-                tuple(round(float(v), 1) for v in box),
-                self.model,
-            )
-            for box, score, label in zip(
-                boxes.xyxy.tolist(),
-                boxes.conf.tolist(),
-                boxes.cls.tolist(),
-                strict=True,
-            )
-        ]
+        return _detections(self, boxes.xyxy.tolist(), boxes.conf.tolist(), boxes.cls)
+
+
+def _detections(
+    detector: Detector, boxes: Sequence, scores: Sequence, classes: Sequence
+) -> list[Detection]:
+    """Rows of boxes, scores and class ids -> Detections (rounded for the answer)."""
+    return [
+        Detection(
+            detector.names[int(label)],
+            round(float(score), 4),
+            tuple(round(float(value), 1) for value in box),
+            detector.model,
+        )
+        for box, score, label in zip(boxes, scores, classes, strict=True)
+    ]
 
 
 def import_ultralytics_offline():
