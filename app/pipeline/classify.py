@@ -18,9 +18,10 @@ When the second stage overrides the detector (:meth:`CropClassifier.refine`):
 - a refinement replaces the detector's label when the crop's class is the refinement's
   parent and its ImageNet score is at least ``REFINEMENT_MIN_SCORE``; a look-alike
   refinement (a plush toy) replaces any label at ``LOOKALIKE_MIN_SCORE``;
-- a different class replaces the detector's only when the detector is unsure
-  (below ``DETECTOR_UNSURE_BELOW``) and the classifier is sure
-  (at least ``OVERRIDE_MIN_PROBABILITY``);
+- a different class replaces the detector's when the classifier is sure (at least
+  ``OVERRIDE_MIN_PROBABILITY``) and the detector is not very sure (below
+  ``DETECTOR_UNSURE_BELOW``): the detector finds the animal, the classifier, which
+  names classes better on crops, names it;
 - a photo without detections gets one whole-photo detection when the classifier is sure
   and ImageNet sees an animal in it (``WHOLE_PHOTO_MIN_ANIMAL_MASS``).
 
@@ -60,11 +61,15 @@ LOOKALIKE_MIN_SCORE = 0.6
 """Score at which a look-alike refinement (a toy) replaces any label. Higher than
 ``REFINEMENT_MIN_SCORE`` because it clears a photo rather than flagging it."""
 
-OVERRIDE_MIN_PROBABILITY = 0.8
-"""Classifier probability needed to replace an unsure detector's class."""
+OVERRIDE_MIN_PROBABILITY = 0.7
+"""Classifier probability needed to replace the detector's class. Chosen on the
+validation split with an early detector checkpoint: at 0.7 the classifier turned 234
+wrong top labels right and no right one wrong; at 0.8, 188 and none."""
 
-DETECTOR_UNSURE_BELOW = 0.5
-"""Detector confidence under which its class may be replaced by another."""
+DETECTOR_UNSURE_BELOW = 0.9
+"""Detector confidence under which its class may be replaced: a label the detector gives
+at 0.9 or more stands (a safety valve for a stronger detector; it cost 7 right
+relabels of 241 on the validation split)."""
 
 WHOLE_PHOTO_MIN_PROBABILITY = 0.6
 """Classifier probability needed to label a photo where the detector found nothing."""

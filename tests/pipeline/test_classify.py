@@ -113,7 +113,8 @@ def test_classifier_head_read_other_format_raises_configuration_error(tmp_path):
     ),
     [
         ("parrot", 0.9, "tiger", 0.3, "parrot", "classifier"),  # detector unsure
-        ("parrot", 0.9, "tiger", 0.7, "tiger", "detector"),  # detector sure
+        ("parrot", 0.9, "tiger", 0.7, "parrot", "classifier"),  # detector not sure
+        ("parrot", 0.9, "tiger", 0.95, "tiger", "detector"),  # detector very sure
         ("parrot", 0.6, "tiger", 0.3, "tiger", "detector"),  # classifier unsure
         ("tiger", 0.9, "tiger", 0.3, "tiger", "detector"),  # both agree
     ],
