@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import io
 import logging
+import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +57,17 @@ MIN_CONTENT_SPREAD = 1.0
 """Grey standard deviation below which a frame counts as blank."""
 
 _JPEG_END = b"\xff\xd9"
+_DECODER_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    IndexError,
+    EOFError,
+    RuntimeError,
+    struct.error,
+    zlib.error,
+)
+"""What Pillow and its format plugins (AVIF, HEIF) raise on damaged files."""
 _PILLOW_FORMATS = {
     "image/jpeg": "JPEG",
     "image/png": "PNG",
@@ -95,11 +108,14 @@ def decode_photo(data: bytes, *, max_pixels: int, max_frames: int) -> DecodedPho
 def _decode(
     data: bytes, media_type: str, max_pixels: int, max_frames: int
 ) -> DecodedPhoto:
-    with _open(data, media_type) as opened:
-        _check_pixels(opened, max_pixels)
-        orientation = _orientation(opened)
-        frame_count = getattr(opened, "n_frames", 1)
-        frame_index, rgb = _content_frame(opened, min(frame_count, max_frames))
+    try:
+        with _open(data, media_type) as opened:
+            _check_pixels(opened, max_pixels)
+            orientation = _orientation(opened)
+            frame_count = getattr(opened, "n_frames", 1)
+            frame_index, rgb = _content_frame(opened, min(frame_count, max_frames))
+    except _DECODER_ERRORS as error:
+        raise _truncated(error) from error
     upright = _transpose(rgb, orientation)
     return DecodedPhoto(
         upright, media_type, upright.width, upright.height, frame_count, frame_index
@@ -186,13 +202,10 @@ def _content_frame(opened: Image.Image, frames: int) -> tuple[int, Image.Image]:
 
 
 def _load_frame(opened: Image.Image, index: int) -> Image.Image:
-    try:
-        if index:
-            opened.seek(index)
-        opened.load()
-        return to_rgb(opened)
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise _truncated(error) from error
+    if index:
+        opened.seek(index)
+    opened.load()
+    return to_rgb(opened)
 
 
 def _truncated(error: Exception | None = None) -> CorruptPhoto:

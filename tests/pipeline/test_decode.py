@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from app.errors import CorruptPhoto, EmptyPhoto, PhotoOverLimit, UnsupportedMediaType
+from app.errors import (
+    CorruptPhoto,
+    EmptyPhoto,
+    PhotoOverLimit,
+    PhotoRejected,
+    UnsupportedMediaType,
+)
 from app.pipeline.decode import BACKGROUND, decode_photo, to_rgb
 from app.pipeline.hashing import photo_phash
 from tests.factories import (
@@ -244,3 +253,22 @@ def test_decode_orientation_out_of_range_is_ignored():
     exif[0x0112] = 9
     decoded = decode(encode(scene(120, 80), "JPEG", exif=exif.tobytes()))
     assert decoded.image.size == (120, 80)
+
+
+@pytest.mark.parametrize(
+    "case", ["01a", "01b", "04", "06", "07", "08", "12", "13", "16", "19b", "33"]
+)
+def test_decode_damaged_photo_is_scored_or_refused_never_crashes(case):
+    rng = random.Random(case)
+    data = bad_input(case)
+    damaged = [data[: int(len(data) * share)] for share in (0.05, 0.3, 0.5, 0.9, 0.99)]
+    for _ in range(20):
+        copy = bytearray(data)
+        for _ in range(rng.randint(1, 20)):
+            copy[rng.randrange(len(copy))] = rng.randrange(256)
+        damaged.append(bytes(copy))
+    for variant in damaged:
+        with contextlib.suppress(PhotoRejected), warnings.catch_warnings():
+            # Pillow warns about some damage it works around; still a defined answer.
+            warnings.simplefilter("ignore")
+            decode(variant)
