@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from training.sources import SourcePhoto
 from training.splits import (
     NEAR_DUPLICATE_DISTANCE,
     assign_splits,
     group_photos,
     split_of_group,
 )
-from training.sources import SourcePhoto
 
 
 def _photo(name: str, clip: str | None = None) -> SourcePhoto:
