@@ -15,15 +15,16 @@ Two implementations of one small interface (:class:`HashIndex`: add, query, seri
 Hashes added after the last build sit in a pending buffer that is scanned brute force
 until it grows past a share of the index; then the tables are rebuilt.
 
-Limitation: that rebuild runs in the thread that adds the hash that tips the buffer over,
-and takes seconds at ten million hashes (the sorts of three tables); searches wait for
-it meanwhile. A background rebuild that swaps the tables in would remove the pause.
+A rebuild takes seconds at ten million hashes (the sorts of three tables); with
+``background_rebuild`` it runs in a thread and searches go on meanwhile.
 """
 
 from __future__ import annotations
 
 import io
 import itertools
+import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
@@ -81,83 +82,151 @@ class MultiIndexHashIndex:
 
     ``chunk_count`` None picks the chunk count at each build from the number of
     entries (see ``_auto_chunk_count``). ``rebuild_share``: the pending buffer is
-    merged into the tables once it holds this share of the indexed entries.
+    merged into the tables once it holds this share of the indexed entries. With
+    ``background_rebuild`` that merge runs in a thread while searches go on against
+    the old tables and the pending buffer; the new tables are swapped in when ready.
+    Safe to use from several threads.
     """
 
     MIN_PENDING = 4096
     """Pending entries always tolerated before a rebuild (a scan of these is cheap)."""
 
     def __init__(
-        self, chunk_count: int | None = None, rebuild_share: float = 0.1
+        self,
+        chunk_count: int | None = None,
+        rebuild_share: float = 0.1,
+        background_rebuild: bool = False,
     ) -> None:
         self._chunk_count = chunk_count
         self._rebuild_share = rebuild_share
-        self._tables: list[_ChunkTable] = []
-        self._hashes = np.empty(0, dtype=np.uint64)
-        self._labels = np.empty(0, dtype=np.int64)
+        self._background_rebuild = background_rebuild
+        self._built = _BuiltTables.empty()
         self._pending = BruteForceIndex()
+        self._lock = threading.Lock()
+        self._rebuild_lock = threading.Lock()
+        self._rebuild_thread: threading.Thread | None = None
 
     def add(self, hashes: np.ndarray, labels: np.ndarray) -> None:
-        self._pending.add(hashes, labels)
-        limit = max(self.MIN_PENDING, self._rebuild_share * len(self._hashes))
-        if len(self._pending) > limit:
+        with self._lock:
+            self._pending.add(hashes, labels)
+            limit = max(self.MIN_PENDING, self._rebuild_share * len(self._built))
+            due = len(self._pending) > limit
+        if due and not self._background_rebuild:
             self.rebuild()
+        elif due:
+            self._start_background_rebuild()
 
     def rebuild(self) -> None:
         """Merge the pending buffer into the chunk tables (nothing to do when empty)."""
-        if self._tables and not len(self._pending):
-            return
-        pending_hashes, pending_labels = self._pending.entries()
-        self._hashes = np.concatenate([self._hashes, pending_hashes])
-        self._labels = np.concatenate([self._labels, pending_labels])
-        self._pending = BruteForceIndex()
-        widths = _chunk_widths(
-            self._chunk_count or _auto_chunk_count(len(self._hashes))
-        )
-        self._tables = [
-            _ChunkTable.build(self._hashes, shift, width)
-            for shift, width in _chunk_layout(widths)
-        ]
+        with self._rebuild_lock:
+            hashes, labels, merged = self._snapshot()
+            if merged == 0 and self._built.tables:
+                return
+            chunk_count = self._chunk_count or _auto_chunk_count(len(hashes))
+            self._install(_BuiltTables.build(hashes, labels, chunk_count), merged)
+
+    def wait_for_rebuild(self) -> None:
+        """Block until a background rebuild in progress has swapped its tables in."""
+        thread = self._rebuild_thread
+        if thread is not None:
+            thread.join()
 
     def query(self, value: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
-        labels, distances = self._query_tables(value, radius)
-        pending_labels, pending_distances = self._pending.query(value, radius)
+        with self._lock:
+            built, pending = self._built, self._pending.entries()
+        labels, distances = built.query(value, radius)
+        pending_distances = hamming_distances(pending[0], value)
+        hits = np.flatnonzero(pending_distances <= radius)
         return (
-            np.concatenate([labels, pending_labels]),
-            np.concatenate([distances, pending_distances]),
+            np.concatenate([labels, pending[1][hits]]),
+            np.concatenate([distances, pending_distances[hits]]),
         )
-
-    def _query_tables(self, value: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
-        if not self._tables:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        quotient, remainder = divmod(radius, len(self._tables))
-        candidates = [
-            table.candidates(value, quotient if index <= remainder else quotient - 1)
-            for index, table in enumerate(self._tables)
-        ]
-        positions = np.concatenate(candidates)
-        distances = hamming_distances(self._hashes[positions], value)
-        hits = distances <= radius
-        # A hash found through several chunks is verified more than once: cheaper
-        # than sorting every candidate, and only the few hits are deduplicated.
-        positions, first = np.unique(positions[hits], return_index=True)
-        return self._labels[positions], distances[hits][first]
 
     def serialize(self) -> bytes:
-        pending_hashes, pending_labels = self._pending.entries()
-        return _serialize_entries(
-            np.concatenate([self._hashes, pending_hashes]),
-            np.concatenate([self._labels, pending_labels]),
-        )
+        hashes, labels, _merged = self._snapshot()
+        return _serialize_entries(hashes, labels)
 
     @property
     def nbytes(self) -> int:
         """Memory held by the entries and chunk tables, in bytes."""
-        tables = sum(table.nbytes for table in self._tables)
-        return self._hashes.nbytes + self._labels.nbytes + tables
+        return self._built.nbytes
 
     def __len__(self) -> int:
-        return len(self._hashes) + len(self._pending)
+        with self._lock:
+            return len(self._built) + len(self._pending)
+
+    def _snapshot(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Every entry, and how many of them came from the pending buffer."""
+        with self._lock:
+            pending_hashes, pending_labels = self._pending.entries()
+            built = self._built
+        return (
+            np.concatenate([built.hashes, pending_hashes]),
+            np.concatenate([built.labels, pending_labels]),
+            len(pending_hashes),
+        )
+
+    def _install(self, built: _BuiltTables, merged: int) -> None:
+        """Swap in new tables; pending entries added since the snapshot stay pending."""
+        with self._lock:
+            hashes, labels = self._pending.entries()
+            self._pending = BruteForceIndex()
+            self._pending.add(hashes[merged:], labels[merged:])
+            self._built = built
+
+    def _start_background_rebuild(self) -> None:
+        with self._lock:
+            if self._rebuild_thread is not None and self._rebuild_thread.is_alive():
+                return
+            self._rebuild_thread = threading.Thread(
+                target=self.rebuild, name="hash-index-rebuild", daemon=True
+            )
+            self._rebuild_thread.start()
+
+
+@dataclass(frozen=True)
+class _BuiltTables:
+    """Entries and their chunk tables, never changed once built."""
+
+    hashes: np.ndarray
+    labels: np.ndarray
+    tables: list[_ChunkTable]
+
+    @classmethod
+    def empty(cls) -> _BuiltTables:
+        return cls(np.empty(0, np.uint64), np.empty(0, np.int64), [])
+
+    @classmethod
+    def build(
+        cls, hashes: np.ndarray, labels: np.ndarray, chunk_count: int
+    ) -> _BuiltTables:
+        layout = _chunk_layout(_chunk_widths(chunk_count))
+        tables = [_ChunkTable.build(hashes, shift, width) for shift, width in layout]
+        return cls(hashes, labels, tables)
+
+    def query(self, value: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        if not self.tables:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        quotient, remainder = divmod(radius, len(self.tables))
+        candidates = [
+            table.candidates(value, quotient if index <= remainder else quotient - 1)
+            for index, table in enumerate(self.tables)
+        ]
+        positions = np.concatenate(candidates)
+        distances = hamming_distances(self.hashes[positions], value)
+        hits = distances <= radius
+        # A hash found through several chunks is verified more than once: cheaper
+        # than sorting every candidate, and only the few hits are deduplicated.
+        positions, first = np.unique(positions[hits], return_index=True)
+        return self.labels[positions], distances[hits][first]
+
+    @property
+    def nbytes(self) -> int:
+        tables = sum(table.nbytes for table in self.tables)
+        return self.hashes.nbytes + self.labels.nbytes + tables
+
+    def __len__(self) -> int:
+        return len(self.hashes)
 
 
 class _ChunkTable:

@@ -63,6 +63,11 @@ class PhotoMatch:
     matched_kind: str = "photo"
 
 
+def _default_index() -> HashIndex:
+    """Multi-index hashing; its rebuilds run beside the searches, not in a request."""
+    return MultiIndexHashIndex(background_rebuild=True)
+
+
 class Matcher:
     """The near-duplicate index of every stored photo, kept in step with the database.
 
@@ -74,7 +79,7 @@ class Matcher:
         self,
         session_factory: SessionFactory,
         settings: Settings,
-        index_factory: Callable[[], HashIndex] = MultiIndexHashIndex,
+        index_factory: Callable[[], HashIndex] = _default_index,
     ) -> None:
         self._session_factory = session_factory
         self.max_distance = settings.match_max_distance

@@ -19,6 +19,9 @@ IMPLEMENTATIONS = {
     "mih_3_chunks_rebuilt_late": lambda: MultiIndexHashIndex(
         chunk_count=3, rebuild_share=100.0
     ),
+    "mih_background_rebuild": lambda: MultiIndexHashIndex(
+        chunk_count=4, background_rebuild=True
+    ),
 }
 
 
@@ -81,3 +84,15 @@ def test_index_empty_query_returns_nothing(implementation):
 def test_index_add_mismatched_labels_raises_naming_both_counts():
     with pytest.raises(ValueError, match="3 hashes and 2 labels"):
         BruteForceIndex().add(np.zeros(3, np.uint64), np.zeros(2, np.int64))
+
+
+def test_index_background_rebuild_merges_pending_and_keeps_later_adds(stored):
+    index = MultiIndexHashIndex(chunk_count=4, background_rebuild=True)
+    index.add(stored[:10_000], np.arange(10_000))
+    index.add(stored[10_000:], np.arange(10_000, len(stored)))
+    index.wait_for_rebuild()
+
+    assert index.nbytes > stored.nbytes
+    assert len(index) == len(stored)
+    labels, _distances = index.query(int(stored[-1]), 0)
+    assert len(stored) - 1 in labels.tolist()
