@@ -12,9 +12,9 @@ reading (``alpha``) are chosen on the validation split; the test split is measur
 Settings live under ``classifier:`` in the config (defaults in ``DEFAULTS``). The head,
 its resolved config and the git revision go to ``<output_dir>/<name>.pt`` and
 ``<name>.run/``; the figures to ``<name>.metrics.json`` and ``CLASSIFIER.md``. With a
-detector (``--detector``, default the detector's ONNX export in ``output_dir``) the whole
-pipeline is measured too; ``evaluate_classifier`` measures a head again without
-training.
+detector (``--detector``, default the detector's ONNX export in ``output_dir``) the
+whole pipeline is measured on test, and the override thresholds are replayed on val
+(training.override_trials); ``evaluate_classifier`` measures a head without training.
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ import yaml
 
 from app.errors import ConfigurationError
 from app.pipeline.classify import ClassifierHead, Refinement
+from app.pipeline.detect import DetectorOptions, load_detector
 from app.pipeline.imagenet import imagenet_labels
 from training.classifier_report import (
     balanced_accuracy,
+    label_sets,
     markdown_section,
     pipeline_report,
     predictions,
@@ -42,6 +44,7 @@ from training.classifier_report import (
     stage_readings,
 )
 from training.crop_features import FeatureSet, build_features
+from training.override_trials import trials_on
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +195,14 @@ def evaluate_classifier(
     if detector_weights is not None and detector_weights.is_file():
         report["pipeline"] = pipeline_report(
             test, head_path, detector_weights, taxonomy_path
+        )
+        val = features.subset("val")
+        report["override_trials_val"] = trials_on(
+            val.paths,
+            val.labels,
+            head_path,
+            load_detector(detector_weights, DetectorOptions(inference_threads=1)),
+            label_sets(taxonomy_path),
         )
     logger.info("Evaluated classifier %s on %d test photos", head_path, len(test.paths))
     return report

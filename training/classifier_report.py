@@ -52,7 +52,7 @@ def refinement_parents(taxonomy_path: Path) -> dict[str, str]:
     }
 
 
-def _taxonomy_sets(taxonomy_path: Path) -> tuple[set[str], set[str]]:
+def label_sets(taxonomy_path: Path) -> tuple[set[str], set[str]]:
     """Look-alike labels, and labels that map to catalogue (protected) taxa."""
     taxonomy = yaml.safe_load(taxonomy_path.read_text())
     specs = {**taxonomy["classes"], **(taxonomy.get("refinements") or {})}
@@ -69,7 +69,7 @@ def reading_report(
     """Per-class accuracy and the look-alike protected-label rate of one reading.
 
     A refinement counts as its parent class (a cockatoo is a right parrot)."""
-    lookalikes, protected = _taxonomy_sets(taxonomy_path)
+    lookalikes, protected = label_sets(taxonomy_path)
     parents = refinement_parents(taxonomy_path)
     labels, predicted = predicted, [parents.get(label, label) for label in predicted]
     per_class = {}
@@ -251,6 +251,7 @@ def markdown_section(report: dict, command: str) -> str:
         lines.append(f"| **{title}** | | " + " | ".join(cells) + " |")
     lines += ["", _lookalike_line(stages), ""]
     lines += _pipeline_lines(report.get("pipeline"))
+    lines += _trial_lines(report.get("override_trials_val"))
     lines += _refinement_lines(report)
     lines += ["", _POLICY, "", f"Produced by `{command}`.", ""]
     return "\n".join(lines)
@@ -296,6 +297,39 @@ def _pipeline_lines(pipeline: dict | None) -> list[str]:
         ),
         "",
     ]
+
+
+def _trial_lines(trials: list[dict] | None) -> list[str]:
+    """The shipped override thresholds beside the best pair replayed on val."""
+    if not trials:
+        return []
+    from app.pipeline.classify import DETECTOR_UNSURE_BELOW, OVERRIDE_MIN_PROBABILITY
+
+    alone, *pairs = trials
+    shipped = next(
+        t
+        for t in pairs
+        if (t["over"], t["unsure"]) == (OVERRIDE_MIN_PROBABILITY, DETECTOR_UNSURE_BELOW)
+    )
+    best = max(pairs, key=lambda t: (t["accuracy"], -t["right_to_wrong"]))
+    return [
+        (
+            "Override thresholds replayed on the validation split with this detector "
+            "(boxed photos; training/override_trials.py): detector alone "
+            f"{alone['detector_alone_accuracy']:.3f}; shipped "
+            f"{_trial_text(shipped)}; best of the grid {_trial_text(best)}."
+        ),
+        "",
+    ]
+
+
+def _trial_text(trial: dict) -> str:
+    return (
+        f"(mix >= {trial['over']}, detector < {trial['unsure']}) "
+        f"{trial['accuracy']:.3f} with {trial['wrong_to_right']} made right, "
+        f"{trial['right_to_wrong']} made "
+        f"wrong, {trial['lookalike_protected']} look-alike alarms"
+    )
 
 
 def _refinement_lines(report: dict) -> list[str]:

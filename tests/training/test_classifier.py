@@ -16,6 +16,7 @@ from tests.drawn_animals import DRAWN_CLASSES, write_class_folders
 from tests.factories import REPO_ROOT
 from training.classifier import imagenet_indices, read_groups, run
 from training.classifier_report import reading_report
+from training.override_trials import BoxReading, override_trials, top_label
 
 TAXONOMY = REPO_ROOT / "datasets/taxonomy.yaml"
 
@@ -201,4 +202,40 @@ def test_reading_report_refinement_is_its_parent_and_lookalike_alarms_counted(
         "protected_labels": 1,
         "rate": 0.5,
         "by_label": {"tiger": 1},
+    }
+
+
+@pytest.mark.parametrize(
+    ("over", "unsure", "expected"),
+    [
+        (0.7, 0.9, "parrot"),  # classifier sure, detector not very sure
+        (0.9, 0.9, "owl"),  # classifier not sure enough
+        (0.7, 0.5, "owl"),  # detector sure enough
+    ],
+)
+def test_top_label_override_rule_replayed(over, unsure, expected):
+    boxes = [BoxReading("owl", 0.6, "parrot", 0.8), BoxReading("cat", 0.2, "cat", 0.9)]
+
+    assert top_label(boxes, over, unsure) == expected
+
+
+def test_override_trials_count_changes_and_alarms():
+    photos = [
+        [BoxReading("owl", 0.6, "parrot", 0.8)],  # truth parrot: made right
+        [BoxReading("cat", 0.6, "tiger", 0.8)],  # truth cat: made wrong, an alarm
+        [],  # no box: wrong either way
+    ]
+    truth = ["parrot", "cat", "owl"]
+
+    alone, *trials = override_trials(photos, truth, {"tiger", "parrot"}, {"cat"})
+
+    assert alone == {"detector_alone_accuracy": 0.333}
+    (trial,) = [t for t in trials if (t["over"], t["unsure"]) == (0.7, 0.9)]
+    assert trial == {
+        "over": 0.7,
+        "unsure": 0.9,
+        "accuracy": 0.333,
+        "wrong_to_right": 1,
+        "right_to_wrong": 1,
+        "lookalike_protected": 1,
     }
