@@ -1,1 +1,1 @@
-"""Satwa's detector training pipeline: dataset, boxes, splits, train, evaluate, export."""
+"""Satwa's detector training: dataset, boxes, splits, train, evaluate, export."""

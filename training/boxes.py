@@ -1,11 +1,12 @@
-"""Automatic boxes for photos that come only with a class folder, and their measured quality.
+"""Automatic boxes for photos that come only with a class folder, and their quality.
 
 Method: class-activation maps (CAM) of the ImageNet EfficientNet-Lite0. The photo is
-classified at ``CAM_INPUT_SIZE``; the map of the class the network finds most likely is
-the last feature map weighted by that class's classifier row. It is upsampled to the photo,
+classified at ``CAM_INPUT_SIZE``; the map of the class the network finds most likely
+is the last feature map weighted by that class's classifier row. It is upsampled,
 thresholded at ``CAM_THRESHOLD`` of its maximum, and the box is the bounding box of the
 largest connected region above the threshold, widened by ``CAM_MARGIN``. The quality is
-measured as mean IoU against the real boxes of the two tiger sets (``measure_box_quality``).
+measured as mean IoU against the real boxes of the two tiger sets
+(``measure_box_quality``; ``python -m training.boxes``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ Box = tuple[float, float, float, float]  # x1, y1, x2, y2 as fractions of width/
 
 @dataclass(frozen=True)
 class BoxQuality:
-    """Mean IoU of automatic boxes against real ones, beside the whole-frame baseline."""
+    """Mean IoU of automatic boxes against real ones, beside a whole-frame box."""
 
     photos: int
     mean_iou: float
@@ -70,7 +71,7 @@ def activation_maps(images: Sequence[Image.Image]) -> np.ndarray:
 
 
 def box_from_map(activation: np.ndarray, threshold: float = CAM_THRESHOLD) -> Box:
-    """The widened bounding box of the largest region of ``activation`` above threshold."""
+    """The widened bounding box of the largest region of ``activation`` over threshold."""
     upsampled = F.interpolate(
         torch.from_numpy(activation)[None, None], size=(64, 64), mode="bilinear"
     )[0, 0].numpy()
@@ -132,7 +133,7 @@ def read_yolo_box(label_path: Path) -> Box | None:
 
 
 def measure_box_quality(pairs: Iterable[tuple[Path, Box]]) -> BoxQuality:
-    """Mean IoU of ``auto_boxes`` against the given real boxes (photo path, real box)."""
+    """Mean IoU of ``auto_boxes`` against the given (photo path, real box) pairs."""
     pairs = list(pairs)
     predicted = auto_boxes([path for path, _ in pairs])
     ious = [iou(box, real) for box, (_, real) in zip(predicted, pairs)]
@@ -156,7 +157,7 @@ def tiger_box_pairs(data_root: Path) -> list[tuple[Path, Box]]:
 
 
 def main() -> None:
-    """Measure CAM box quality on the tiger sets; write it beside the shipped weights."""
+    """Measure CAM box quality on the tiger sets; write it beside the weights."""
     import argparse
     import json
 

@@ -1,16 +1,15 @@
 """Evaluate the trained detector on the test split and write its figures.
 
-Figures: per-class precision, recall, mAP50 and mAP50-95 (Ultralytics validation on the
-test split); per-photo accuracy of the top label; the rate at which look-alike photos get
-a label that maps to protected catalogue taxa; a confusion-matrix picture; and agreement of
-the ONNX export with the .pt on the same photos.
+Figures: per-class precision, recall, mAP50 and mAP50-95 (Ultralytics validation on
+the test split); per-photo accuracy of the top label; the rate at which look-alike
+photos get a label that maps to protected catalogue taxa; a confusion-matrix picture;
+and agreement of the ONNX export with the .pt on the same photos.
 
     python -m training.evaluate --config training/configs/default.yaml
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections import Counter
@@ -26,7 +25,7 @@ from training.offline import keep_ultralytics_offline
 logger = logging.getLogger(__name__)
 
 SERVING_CONFIDENCE = 0.25
-"""Detections below this confidence are not reported by the service, nor counted here."""
+"""Detections below this confidence are not reported by the service, nor counted."""
 
 NO_DETECTION = "(none)"
 
@@ -228,16 +227,9 @@ def evaluate_and_report(
 
 
 def main(argv: list[str] | None = None) -> None:
-    from training.train import load_config
+    from training.train import config_from_args
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--config", type=Path, default=Path("training/configs/default.yaml")
-    )
-    parser.add_argument("overrides", nargs="*")
-    arguments = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    config = load_config(arguments.config, arguments.overrides)
+    config = config_from_args(__doc__.splitlines()[0], argv)
     weights = Path(config["output_dir"]) / f"{config['model_name']}.pt"
     data_yaml = Path(config["work_dir"]) / "dataset" / "data.yaml"
     run_dir = Path(config["output_dir"]) / f"{config['model_name']}.run"

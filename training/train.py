@@ -116,15 +116,20 @@ def run(config: dict) -> Path:
     return shipped
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def config_from_args(description: str, argv: list[str] | None) -> dict:
+    """Parse ``--config`` and ``key=value`` overrides; configure logging."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--config", type=Path, default=Path("training/configs/default.yaml")
     )
     parser.add_argument("overrides", nargs="*", help="key=value, e.g. train.epochs=1")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    run(load_config(arguments.config, arguments.overrides))
+    return load_config(arguments.config, arguments.overrides)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(config_from_args(__doc__.splitlines()[0], argv))
 
 
 if __name__ == "__main__":
