@@ -71,7 +71,7 @@ def activation_maps(images: Sequence[Image.Image]) -> np.ndarray:
 
 
 def box_from_map(activation: np.ndarray, threshold: float = CAM_THRESHOLD) -> Box:
-    """The widened bounding box of the largest region of ``activation`` over threshold."""
+    """The widened bounding box of the largest region of ``activation`` over it."""
     upsampled = F.interpolate(
         torch.from_numpy(activation)[None, None], size=(64, 64), mode="bilinear"
     )[0, 0].numpy()

@@ -1,4 +1,4 @@
-"""The training photos: each photo of the data root with its class, real box and clip."""
+"""The training photos: each photo of the data root with its class, box and clip."""
 
 from __future__ import annotations
 
