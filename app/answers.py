@@ -47,18 +47,22 @@ def error_out(error: PhotoRejected | dict) -> PhotoError:
     return PhotoError(**(error if isinstance(error, dict) else error.to_dict()))
 
 
+FACT_FIELDS = ("media_type", "width", "height", "frame_count", "frame_index")
+"""What decoding tells about a photo, named alike in PhotoOut, PhotoFacts and Photo."""
+
+
+def photo_facts(source: object) -> dict[str, object]:
+    """FACT_FIELDS of a stored Photo row or of a scored photo's PhotoFacts."""
+    return {name: getattr(source, name) for name in FACT_FIELDS}
+
+
 def scored_photo_out(catalog: Catalog, photo: ScoredPhoto) -> PhotoOut:
     """A photo scored without the database (``satwa scan``): no matches."""
-    decoded = photo.decoded
     return PhotoOut(
         filename=photo.received.filename,
         sha256=photo.received.sha256,
         status="scored",
-        media_type=decoded.media_type,
-        width=decoded.width,
-        height=decoded.height,
-        frame_count=decoded.frame_count,
-        frame_index=decoded.frame_index,
+        **photo_facts(photo.decoded),
         phash=photo.phash,
         detections=[pipeline_detection_out(catalog, d) for d in photo.detections],
     )

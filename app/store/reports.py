@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.answers import detection_out, error_out
+from app.answers import detection_out, error_out, photo_facts
 from app.catalog import Catalog
 from app.errors import NotFound
 from app.schemas import (
@@ -77,11 +77,7 @@ def _photo_out(session: Session, catalog: Catalog, sighting: Sighting) -> PhotoO
         filename=sighting.filename,
         sha256=sighting.sha256,
         status="scored",
-        media_type=photo.media_type,
-        width=photo.width,
-        height=photo.height,
-        frame_count=photo.frame_count,
-        frame_index=photo.frame_index,
+        **photo_facts(photo),
         phash=photo.phash,
         detections=photo_detections(session, catalog, photo.sha256),
         matches=_matches(session, sighting),
