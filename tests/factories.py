@@ -126,3 +126,11 @@ def noisy_png(width: int, height: int) -> bytes:
     """A PNG that hardly compresses: about 3 bytes per pixel."""
     channels = [Image.effect_noise((width, height), 90) for _ in range(3)]
     return encode(Image.merge("RGB", channels), "PNG")
+
+
+def multi_page_tiff(*sizes: tuple[int, int]) -> bytes:
+    """A deflate-compressed TIFF with one blank page per size, in order."""
+    first, *rest = (Image.new("RGB", size) for size in sizes)
+    return encode(
+        first, "TIFF", save_all=True, append_images=rest, compression="tiff_deflate"
+    )

@@ -113,7 +113,9 @@ def _decode(
             _check_pixels(opened, max_pixels)
             orientation = _orientation(opened)
             frame_count = getattr(opened, "n_frames", 1)
-            frame_index, rgb = _content_frame(opened, min(frame_count, max_frames))
+            frame_index, rgb = _content_frame(
+                opened, min(frame_count, max_frames), max_pixels
+            )
     except _DECODER_ERRORS as error:
         raise _truncated(error) from error
     upright = _transpose(rgb, orientation)
@@ -190,10 +192,12 @@ _TRANSPOSE = {
 }
 
 
-def _content_frame(opened: Image.Image, frames: int) -> tuple[int, Image.Image]:
+def _content_frame(
+    opened: Image.Image, frames: int, max_pixels: int
+) -> tuple[int, Image.Image]:
     first: Image.Image | None = None
     for index in range(max(frames, 1)):
-        rgb = _load_frame(opened, index)
+        rgb = _load_frame(opened, index, max_pixels)
         if _has_content(rgb):
             return index, rgb
         first = first or rgb
@@ -201,9 +205,12 @@ def _content_frame(opened: Image.Image, frames: int) -> tuple[int, Image.Image]:
     return 0, first
 
 
-def _load_frame(opened: Image.Image, index: int) -> Image.Image:
+def _load_frame(opened: Image.Image, index: int, max_pixels: int) -> Image.Image:
     if index:
+        # Each TIFF page (and some animation frames) has its own size: check it
+        # before its pixels are allocated, not only the first one's.
         opened.seek(index)
+        _check_pixels(opened, max_pixels)
     opened.load()
     return to_rgb(opened)
 

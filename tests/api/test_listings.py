@@ -12,6 +12,7 @@ from tests.factories import (
     dataset_photos,
     encode,
     listing_form,
+    multi_page_tiff,
     noisy_png,
     photo_files,
     scene,
@@ -225,6 +226,17 @@ def test_post_listing_bad_fields_give_422_naming_field(client, form, named):
     response = post(client, [case_photo("01c")], **form)
     assert response.status_code == 422
     assert named in response.json()["error"]["message"]
+
+
+def test_post_listing_tiff_large_second_page_gives_413(client):
+    tiff = multi_page_tiff((64, 64), (7000, 7000))
+    response = post(client, [("pages.tiff", tiff)])
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["setting"] == "SATWA_MAX_PIXELS"
+    assert error["limit"] == 40_000_000
+    assert "49,000,000" in error["message"]
+    assert "SATWA_MAX_PIXELS" in error["message"]
 
 
 def test_post_listing_without_photos_gives_422(client):
