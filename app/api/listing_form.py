@@ -32,6 +32,8 @@ TEXT_FIELDS = {
 """Every form field Satwa reads, with its maximum length in characters."""
 REQUIRED = ("platform", "account", "listing_url")
 _CHUNK = 1 << 20
+_EARLIEST = "0001-01-01T00:00:00Z"
+_LATEST = "9999-12-31T23:59:59Z"
 
 
 async def read_listing_form(
@@ -129,7 +131,15 @@ def _posted_at(value: str | None) -> datetime | None:
             f"Field 'posted_at' is {value!r}; expected an ISO 8601 date-time such as "
             "2026-12-04T09:30:00+07:00"
         ) from error
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as error:
+        raise InvalidListing(
+            f"Field 'posted_at' is {value!r}, which falls outside the dates that can "
+            f"be stored; expected a date-time from {_EARLIEST} to {_LATEST} in UTC"
+        ) from error
 
 
 async def _received(upload: UploadFile, max_photo_bytes: int) -> ReceivedPhoto:

@@ -239,6 +239,21 @@ def test_post_listing_tiff_large_second_page_gives_413(client):
     assert "SATWA_MAX_PIXELS" in error["message"]
 
 
+@pytest.mark.parametrize(
+    "posted_at", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+01:00"]
+)
+def test_post_listing_posted_at_out_of_range_gives_422_storing_nothing(
+    client, settings, posted_at
+):
+    response = post(client, [case_photo("01c")], posted_at=posted_at)
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert "posted_at" in message
+    assert "0001-01-01T00:00:00Z" in message and "9999-12-31T23:59:59Z" in message
+    stored = settings.evidence_dir.rglob("*")
+    assert [path for path in stored if path.is_file()] == []
+
+
 def test_post_listing_without_photos_gives_422(client):
     response = client.post("/v1/listings", data=listing_form())
     assert response.status_code == 422
