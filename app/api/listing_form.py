@@ -32,6 +32,7 @@ TEXT_FIELDS = {
 """Every form field Satwa reads, with its maximum length in characters."""
 REQUIRED = ("platform", "account", "listing_url")
 _CHUNK = 1 << 20
+_CONTROL_CHARACTERS = frozenset(map(chr, [*range(32), 127])) - set("\t\n\r")
 _EARLIEST = "0001-01-01T00:00:00Z"
 _LATEST = "9999-12-31T23:59:59Z"
 
@@ -102,7 +103,7 @@ def _text_fields(form: FormData) -> dict[str, str]:
     for name, limit in TEXT_FIELDS.items():
         value = form.get(name)
         if isinstance(value, str) and value.strip():
-            fields[name] = _bounded(name, value.strip(), limit)
+            fields[name] = _printable(name, _bounded(name, value.strip(), limit))
     missing = [name for name in REQUIRED if name not in fields]
     if missing:
         raise InvalidListing(
@@ -116,6 +117,19 @@ def _bounded(name: str, value: str, limit: int) -> str:
     if len(value) > limit:
         raise InvalidListing(
             f"Field {name!r} has {len(value)} characters; expected at most {limit}"
+        )
+    return value
+
+
+def _printable(name: str, value: str) -> str:
+    """Refuse control characters: PostgreSQL cannot store NUL in text, and the
+    others only hide what a field says. Tab and line breaks stay allowed."""
+    control = next((c for c in value if c in _CONTROL_CHARACTERS), None)
+    if control is not None:
+        raise InvalidListing(
+            f"Field {name!r} contains the control character {control!r} at "
+            f"position {value.index(control)}; expected printable text (tab and "
+            "line breaks allowed)"
         )
     return value
 

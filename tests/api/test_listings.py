@@ -254,6 +254,18 @@ def test_post_listing_posted_at_out_of_range_gives_422_storing_nothing(
     assert [path for path in stored if path.is_file()] == []
 
 
+@pytest.mark.parametrize(
+    "field", ["platform", "account", "listing_url", "caption", "price"]
+)
+def test_post_listing_nul_in_text_field_gives_422_naming_field(client, field):
+    value = {"listing_url": "https://shop.example/1"}.get(field, "seller")
+    form = {field: value[:3] + "\x00" + value[3:]}
+    response = post(client, [case_photo("01c")], **form)
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert repr(field) in message and "control character" in message
+
+
 def test_post_listing_without_photos_gives_422(client):
     response = client.post("/v1/listings", data=listing_form())
     assert response.status_code == 422
