@@ -2,8 +2,8 @@
 
 Order of work, chosen for crash safety and for SQLite's single writer:
 
-1. A listing already stored with the same URL and the same photos is answered from
-   the database; nothing new is stored.
+1. A listing already stored from the same account with the same URL and the same
+   photos is answered from the database; nothing new is stored.
 2. Every photo is decoded once and scored (detector, hashes) with no database
    session open: inference never holds a connection or a lock.
 3. The originals of the scored photos are written to the evidence store (atomic,
@@ -17,6 +17,7 @@ Order of work, chosen for crash safety and for SQLite's single writer:
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 import uuid
@@ -59,9 +60,12 @@ class ListingSubmission:
 
     @property
     def content_key(self) -> str:
-        """Same URL and the same photos in the same order: the same submission."""
-        parts = [self.listing_url, *(photo.sha256 for photo in self.photos)]
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        """Same account, same URL and the same photos in the same order: the same
+        submission. Another account sending them is a repost, recorded as its own
+        listing. Migration 0002 recomputes stored keys by this rule."""
+        photos = [photo.sha256 for photo in self.photos]
+        parts = [self.platform, self.account, self.listing_url, *photos]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,29 @@ def test_post_same_url_with_other_photos_is_a_new_listing(client):
     assert second.json()["listing_id"] != first.json()["listing_id"]
 
 
+@pytest.mark.parametrize(
+    "other", [{"account": "second.seller"}, {"platform": "instagram"}]
+)
+def test_post_same_listing_from_other_account_is_a_new_listing(client, other):
+    photos = [case_photo("28a")]
+    first = post(client, photos, account="first.seller")
+    second = post(client, photos, **{"account": "first.seller", **other})
+    again = post(client, photos, **{"account": "first.seller", **other})
+    assert (first.status_code, second.status_code, again.status_code) == (
+        201,
+        201,
+        200,
+    )
+    assert second.json()["listing_id"] != first.json()["listing_id"]
+    assert again.json() == second.json()
+    (match,) = second.json()["photos"][0]["matches"]
+    assert (match["listing_id"], match["platform"], match["account"]) == (
+        first.json()["listing_id"],
+        "facebook",
+        "first.seller",
+    )
+
+
 def test_post_same_photo_from_second_account_matches_first_account(client):
     path = dataset_photos("eagles_owls_web", 1)[0]
     first = post(client, [(path.name, path.read_bytes())], account="first.seller")
