@@ -31,6 +31,8 @@ TEXT_FIELDS = {
 }
 """Every form field Satwa reads, with its maximum length in characters."""
 REQUIRED = ("platform", "account", "listing_url")
+PATH_FIELDS = ("platform", "account")
+"""Fields that name an account in URL paths, so they may not contain '/'."""
 _CHUNK = 1 << 20
 _CONTROL_CHARACTERS = frozenset(map(chr, [*range(32), 127])) - set("\t\n\r")
 _EARLIEST = "0001-01-01T00:00:00Z"
@@ -104,6 +106,7 @@ def _text_fields(form: FormData) -> dict[str, str]:
         value = form.get(name)
         if isinstance(value, str) and value.strip():
             fields[name] = _printable(name, _bounded(name, value.strip(), limit))
+    _check_path_fields(fields)
     missing = [name for name in REQUIRED if name not in fields]
     if missing:
         raise InvalidListing(
@@ -111,6 +114,16 @@ def _text_fields(form: FormData) -> dict[str, str]:
             "(e.g. platform=facebook, account=seller handle, listing_url=https://...)"
         )
     return fields
+
+
+def _check_path_fields(fields: dict[str, str]) -> None:
+    for name in PATH_FIELDS:
+        if "/" in fields.get(name, ""):
+            raise InvalidListing(
+                f"Field {name!r} is {fields[name]!r}; the character '/' is not "
+                f"allowed in {' or '.join(PATH_FIELDS)} (they are path segments of "
+                "GET /v1/accounts/{platform}/{account})"
+            )
 
 
 def _bounded(name: str, value: str, limit: int) -> str:

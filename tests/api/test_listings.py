@@ -289,6 +289,14 @@ def test_post_listing_nul_in_text_field_gives_422_naming_field(client, field):
     assert repr(field) in message and "control character" in message
 
 
+@pytest.mark.parametrize("field", ["platform", "account"])
+def test_post_listing_slash_in_account_path_field_gives_422(client, field):
+    response = post(client, [case_photo("01c")], **{field: "shop/seller"})
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert repr(field) in message and "'/'" in message
+
+
 def test_post_listing_without_photos_gives_422(client):
     response = client.post("/v1/listings", data=listing_form())
     assert response.status_code == 422
