@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import (
     ConfigurationError,
@@ -44,5 +46,51 @@ async def _satwa_error(_request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"error": error.to_dict()}, status_code=status_for(error))
 
 
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    """Errors the router raises itself (unknown route, wrong method) in Satwa's
+    shape, so that every error body is {"error": {"code", "message"}}."""
+    assert isinstance(error, StarletteHTTPException)
+    code, message = _http_error_text(request, error)
+    return JSONResponse(
+        {"error": {"code": code, "message": message}},
+        status_code=error.status_code,
+        headers=error.headers,
+    )
+
+
+def _http_error_text(
+    request: Request, error: StarletteHTTPException
+) -> tuple[str, str]:
+    route = f"{request.method} {request.url.path}"
+    if error.status_code == 404:
+        return "not_found", f"No such route: {route}; the routes are listed at /docs"
+    if error.status_code == 405:
+        allowed = (error.headers or {}).get("Allow", "")
+        return "method_not_allowed", (
+            f"Method {request.method} is not allowed on {request.url.path}; "
+            f"expected one of: {allowed or 'see /docs'}"
+        )
+    return "http_error", f"{route}: {error.detail}"
+
+
+async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = [_validation_problem(problem) for problem in error.errors()]
+    return JSONResponse(
+        {"error": {"code": "invalid_request", "message": "; ".join(problems)}},
+        status_code=422,
+    )
+
+
+def _validation_problem(problem: dict) -> str:
+    """'Query parameter 'format' is 'xml'; String should match pattern ...'."""
+    where, *names = [str(part) for part in problem.get("loc") or ("request",)]
+    name = ".".join(names) or where
+    got = f" is {problem['input']!r}" if "input" in problem else ""
+    return f"{where.capitalize()} parameter {name!r}{got}: {problem.get('msg')}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SatwaError, _satwa_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

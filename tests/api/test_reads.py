@@ -81,3 +81,22 @@ def test_docs_and_openapi_are_served(client):
     assert (
         "multipart/form-data" in paths["/v1/listings"]["post"]["requestBody"]["content"]
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code", "named"),
+    [
+        ("get", "/v1/nowhere", 404, "not_found", "/v1/nowhere"),
+        ("delete", "/v1/listings", 405, "method_not_allowed", "DELETE"),
+        ("get", "/v1/networks/export?format=xml", 422, "invalid_request", "format"),
+    ],
+)
+def test_api_framework_error_has_documented_shape(
+    client, method, path, status, code, named
+):
+    response = client.request(method.upper(), path)
+    assert response.status_code == status
+    assert list(response.json()) == ["error"]
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert named in error["message"]
