@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -54,9 +55,27 @@ def serve(
     from app.api.app import create_app
 
     settings = _settings(host=host, port=port, database_url=database_url)
+    _check_port_free(settings.host, settings.port)
     tune_allocator()
     _upgrade(settings)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail before the models load when the address is taken (uvicorn would only
+    say "address already in use" after loading them)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # The same option uvicorn sets, so a port in TIME_WAIT is not reported busy.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            typer.echo(
+                f"Cannot listen on {host}:{port}: {error.strerror}; stop the process "
+                "using it or choose another port with --port or SATWA_PORT",
+                err=True,
+            )
+            raise typer.Exit(1) from error
 
 
 @cli.command()
@@ -120,9 +139,9 @@ def export_network(
 
 @cli.command()
 def train(
-    config: Annotated[
-        Path, typer.Option(help="Training config (YAML).")
-    ] = Path("training/configs/default.yaml"),
+    config: Annotated[Path, typer.Option(help="Training config (YAML).")] = Path(
+        "training/configs/default.yaml"
+    ),
     overrides: Annotated[
         list[str] | None, typer.Argument(help="key=value, e.g. train.epochs=1")
     ] = None,

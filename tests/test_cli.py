@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 from sqlalchemy import inspect
 from typer.testing import CliRunner
@@ -61,3 +62,24 @@ def test_db_upgrade_creates_schema(tmp_path):
     database = Database(url)
     assert "listings" in inspect(database.engine).get_table_names()
     database.dispose()
+
+
+def test_serve_port_in_use_exits_naming_port_setting(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(
+            cli,
+            [
+                "serve",
+                "--port",
+                str(port),
+                "--database-url",
+                f"sqlite:///{tmp_path}/s.db",
+            ],
+        )
+    assert result.exit_code == 1
+    assert f"127.0.0.1:{port}" in result.output
+    assert "--port" in result.output and "SATWA_PORT" in result.output
+    assert not (tmp_path / "s.db").exists()
