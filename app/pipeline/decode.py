@@ -149,11 +149,12 @@ def _open(data: bytes, media_type: str) -> Image.Image:
         ) from error
 
 
-def _check_pixels(opened: Image.Image, max_pixels: int) -> None:
+def _check_pixels(opened: Image.Image, max_pixels: int, frame: int = 0) -> None:
     width, height = opened.size
     if width * height > max_pixels:
+        where = f"Photo frame/page {frame + 1}" if frame else "Photo"
         raise PhotoOverLimit(
-            f"Photo has {width * height:,} pixels ({width} x {height})",
+            f"{where} has {width * height:,} pixels ({width} x {height})",
             setting="SATWA_MAX_PIXELS",
             limit=max_pixels,
             got=width * height,
@@ -210,7 +211,7 @@ def _load_frame(opened: Image.Image, index: int, max_pixels: int) -> Image.Image
         # Each TIFF page (and some animation frames) has its own size: check it
         # before its pixels are allocated, not only the first one's.
         opened.seek(index)
-        _check_pixels(opened, max_pixels)
+        _check_pixels(opened, max_pixels, index)
     opened.load()
     return to_rgb(opened)
 

@@ -258,7 +258,7 @@ def test_post_listing_tiff_large_second_page_gives_413(client):
     error = response.json()["error"]
     assert error["setting"] == "SATWA_MAX_PIXELS"
     assert error["limit"] == 40_000_000
-    assert "49,000,000" in error["message"]
+    assert "page 2 has 49,000,000 pixels" in error["message"]
     assert "SATWA_MAX_PIXELS" in error["message"]
 
 
