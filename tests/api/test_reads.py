@@ -88,7 +88,8 @@ def test_docs_and_openapi_are_served(client):
     [
         ("get", "/v1/nowhere", 404, "not_found", "/v1/nowhere"),
         ("delete", "/v1/listings", 405, "method_not_allowed", "DELETE"),
-        ("get", "/v1/networks/export?format=xml", 422, "invalid_request", "format"),
+        ("get", "/v1/networks/export?format=xml", 422, "invalid_request", "'xml'"),
+        ("get", "/v1/networks/export?format=xml", 422, "invalid_request", "graphml"),
     ],
 )
 def test_api_framework_error_has_documented_shape(

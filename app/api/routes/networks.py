@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
@@ -21,7 +21,7 @@ from app.services import Services
 router = APIRouter(prefix="/v1/networks", tags=["networks"])
 
 ExportFormat = Annotated[
-    str, Query(pattern="^(graphml|nodes\\.csv|edges\\.csv)$", description="File kind")
+    Literal["graphml", "nodes.csv", "edges.csv"], Query(description="File kind")
 ]
 
 
