@@ -90,18 +90,27 @@ def test_onnx_boxes_lie_inside_the_upright_photo(onnx_detector):
 
 
 @pytest.mark.slow
-def test_onnx_top_detection_agrees_with_ultralytics(
+def test_onnx_finds_every_confident_ultralytics_detection(
     onnx_detector, ultralytics_detector
 ):
-    agreeing = 0
-    paths = dataset_photos("tiger_video_frames_yolo", 6, seed=3)
-    for path in paths:
-        photo = Image.open(path).convert("RGB")
-        onnx_best = max(onnx_detector.detect(photo), key=lambda d: d.confidence)
-        torch_best = max(ultralytics_detector.detect(photo), key=lambda d: d.confidence)
-        same_label = onnx_best.label == torch_best.label
-        agreeing += same_label and iou(onnx_best.box, torch_best.box) > 0.7
-    assert agreeing >= len(paths) - 1
+    # The ONNX export sees a square letterbox, Ultralytics a rectangular one: scores
+    # differ a little, so only confident detections (>= 0.5) must agree.
+    confident = 0
+    for folder in ("tiger_video_frames_yolo", "popular_animals_google"):
+        for path in dataset_photos(folder, 8, seed=3):
+            photo = Image.open(path).convert("RGB")
+            onnx = onnx_detector.detect(photo)
+            for expected in ultralytics_detector.detect(photo):
+                if expected.confidence < 0.5:
+                    continue
+                confident += 1
+                assert any(
+                    found.label == expected.label
+                    and found.confidence >= 0.25
+                    and iou(found.box, expected.box) > 0.7
+                    for found in onnx
+                ), f"{path.name}: {expected}"
+    assert confident >= 3
 
 
 def test_detect_same_result_from_service_decode_and_raw_rgb(onnx_detector):
