@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import APIRouter
 
 from app.api.deps import ServicesDep
@@ -19,15 +21,7 @@ def list_species(services: ServicesDep) -> list[SpeciesOut]:
             labels_by_key.setdefault(key, []).append(label)
     return [
         SpeciesOut(
-            key=entry.key,
-            scientific_name=entry.scientific_name,
-            common_name=entry.common_name,
-            cites=entry.cites,
-            iucn=entry.iucn,
-            protected_id=entry.protected_id,
-            cites_text=entry.cites_text,
-            iucn_text=entry.iucn_text,
-            protected_text=entry.protected_text,
+            **dataclasses.asdict(entry),
             detector_labels=labels_by_key.get(entry.key, []),
         )
         for entry in catalog.entries.values()
