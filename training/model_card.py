@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import yaml
@@ -14,6 +15,8 @@ import yaml
 from training.train import config_from_args
 
 TEMPLATE = Path(__file__).with_name("model_card_template.md")
+FIGURES = Path("docs/model_card")
+"""Pictures the card shows; kept under docs/, where the repository keeps pictures."""
 
 
 def _table(header: list[str], rows: list[list]) -> str:
@@ -109,7 +112,11 @@ def render(config: dict) -> str:
     classifier = output_dir / "CLASSIFIER.md"
     overall, alarms = metrics["boxes"]["all"], metrics["lookalike_false_alarms"]
     onnx = metrics.get("onnx_vs_pt", {})
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    confusion = FIGURES / f"{config['model_name']}-confusion-matrix.png"
+    shutil.copy(run_dir / "confusion_matrix.png", confusion)
     return TEMPLATE.read_text().format(
+        confusion_matrix=Path("..") / confusion,
         model_name=config["model_name"],
         imgsz=config["train"]["imgsz"],
         epochs=config["train"]["epochs"],

