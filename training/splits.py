@@ -12,10 +12,10 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-import imagehash
 import numpy as np
 from PIL import Image
 
+from app.pipeline.hashing import photo_phash as whole_photo_phash
 from training.sources import SourcePhoto
 
 NEAR_DUPLICATE_DISTANCE = 8
@@ -25,9 +25,9 @@ SPLIT_SHARES = (("train", 0.8), ("val", 0.1), ("test", 0.1))
 
 
 def photo_phash(path: Path) -> int:
+    """The whole-photo pHash the service computes (app/pipeline/hashing.py), as int."""
     with Image.open(path) as image:
-        bits = imagehash.phash(image.convert("RGB")).hash.flatten()
-    return int("".join("1" if bit else "0" for bit in bits), 2)
+        return int(whole_photo_phash(image.convert("RGB")), 16)
 
 
 class _UnionFind:
