@@ -33,9 +33,10 @@ class Settings(BaseSettings):
         description="Detector weights: .onnx runs on ONNX Runtime, .pt on Ultralytics.",
     )
     classifier_weights: Path | None = Field(
-        Path("weights/satwa-classifier.pt"),
-        description="Second-stage crop classifier head (app.pipeline.classify) that "
-        "may relabel detections; empty to run the detector alone.",
+        Path("weights/satwa-classifier.onnx"),
+        description="Second-stage crop classifier (app.pipeline.classify) that may "
+        "relabel detections: .onnx runs on ONNX Runtime, a .pt head on PyTorch; empty "
+        "to run the detector alone.",
     )
     taxonomy_path: Path = Field(
         Path("datasets/taxonomy.yaml"),

@@ -16,7 +16,6 @@ import statistics
 import time
 from pathlib import Path
 
-import torch
 from PIL import Image
 
 from app.pipeline.classify import CropClassifier
@@ -54,14 +53,13 @@ def main() -> None:
         "--detector", type=Path, default=REPO_ROOT / "weights/satwa-detector.onnx"
     )
     parser.add_argument(
-        "--head", type=Path, default=REPO_ROOT / "weights/satwa-classifier.pt"
+        "--head", type=Path, default=REPO_ROOT / "weights/satwa-classifier.onnx"
     )
     arguments = parser.parse_args()
-    torch.set_num_threads(1)
 
     photos = sample_photos(arguments.photos)
     detector = load_detector(arguments.detector, DetectorOptions(inference_threads=1))
-    classifier = CropClassifier.load(arguments.head)
+    classifier = CropClassifier.load(arguments.head, threads=1)
     baseline = median_ms(detector.detect, photos)
     rows = {
         "detector alone (baseline)": baseline,

