@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,7 +59,20 @@ def serve(
     _check_port_free(settings.host, settings.port)
     tune_allocator()
     _upgrade(settings)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    if settings.server_processes == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+        return
+    # Each process builds its app from the environment: hand the options on.
+    for name, value in (("HOST", host), ("PORT", port), ("DATABASE_URL", database_url)):
+        if value is not None:
+            os.environ[f"SATWA_{name}"] = str(value)
+    uvicorn.run(
+        "app.api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.server_processes,
+    )
 
 
 def _check_port_free(host: str, port: int) -> None:

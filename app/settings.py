@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     max_photos_per_listing: int = Field(
         20, gt=0, description="Most photos accepted in one POST /v1/listings."
     )
+    server_processes: int = Field(
+        1,
+        gt=0,
+        description="Processes `satwa serve` runs, each with its own model and match "
+        "index on the one database and evidence folder; about the number of cores "
+        "(Python runs one request step at a time per process).",
+    )
     scoring_workers: int = Field(
         2,
         gt=0,

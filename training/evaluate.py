@@ -67,15 +67,16 @@ def top_labels(
     model = YOLO(str(weights), task="detect")
     verdicts = []
     for path, truth in photos:
-        # rect=False: the square letterbox of the fixed-size ONNX export, which the
-        # service serves, for the .pt too, so both see the same pixels.
+        # The rectangular letterbox (long side imgsz, short side padded to the
+        # stride) that the service gives the dynamic-input ONNX export, for the .pt
+        # too, so both see the same pixels.
         result = model.predict(
             str(path),
             imgsz=imgsz,
             conf=SERVING_CONFIDENCE,
             verbose=False,
             device="cpu",
-            rect=False,
+            rect=True,
         )[0]
         verdicts.append(_verdict(path, truth, result))
     return verdicts

@@ -18,7 +18,12 @@ logger = logging.getLogger(__name__)
 
 
 def export_onnx(weights_path: Path, imgsz: int) -> Path:
-    """Write ``<weights>.onnx`` (raw head output, no NMS) next to ``weights_path``."""
+    """Write ``<weights>.onnx`` (raw head output, no NMS) next to ``weights_path``.
+
+    Height and width are dynamic: the service letterboxes a photo to ``imgsz`` on its
+    long side and pads the short side only to the model's stride, as Ultralytics'
+    own predict does, which spares the work a square input spends on padding.
+    """
     keep_ultralytics_offline()
     from ultralytics import YOLO
 
@@ -31,7 +36,7 @@ def export_onnx(weights_path: Path, imgsz: int) -> Path:
             YOLO(str(weights_path)).export(
                 format="onnx",
                 imgsz=imgsz,
-                dynamic=False,
+                dynamic=True,
                 simplify=True,
                 nms=False,
                 opset=17,

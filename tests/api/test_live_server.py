@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -141,3 +142,42 @@ def test_live_server_kill_9_mid_upload_leaves_no_half_written_photo(
     database.dispose()
     for sha256 in stored:
         assert (evidence / sha256[:2] / sha256[2:4] / sha256).is_file()
+
+
+@pytest.mark.slow
+def test_live_server_two_processes_each_repost_matches_across_processes(
+    clean_database_url, tmp_path
+):
+    server = LiveServer(
+        clean_database_url, tmp_path / "evidence", server_processes="2"
+    ).start()
+    try:
+        pid = server.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        workers = [
+            child
+            for child in children
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+        ]
+        assert len(workers) == 2, "one supervisor, two server processes"
+        paths = dataset_photos("eagles_owls_web", 6, seed=4)
+        for number, path in enumerate(paths):
+            first = post(
+                server,
+                [(path.name, path.read_bytes())],
+                account="first.seller",
+                listing_url=f"https://shop.example/a/{number}",
+            )
+            assert first.status_code == 201, first.text
+        for number, path in enumerate(paths):
+            again = post(
+                server,
+                [(path.name, path.read_bytes())],
+                account="second.seller",
+                listing_url=f"https://shop.example/b/{number}",
+            )
+            assert again.status_code == 201, again.text
+            matches = again.json()["photos"][0]["matches"]
+            assert "first.seller" in {match["account"] for match in matches}, path.name
+    finally:
+        server.stop()

@@ -93,8 +93,8 @@ def test_onnx_boxes_lie_inside_the_upright_photo(onnx_detector):
 def test_onnx_finds_every_confident_ultralytics_detection(
     onnx_detector, ultralytics_detector
 ):
-    # The ONNX export sees a square letterbox, Ultralytics a rectangular one: scores
-    # differ a little, so only confident detections (>= 0.5) must agree.
+    # Both see the same rectangular letterbox; the runtimes' arithmetic differs a
+    # little, so only confident detections (>= 0.5) must agree.
     confident = 0
     for folder in ("tiger_video_frames_yolo", "popular_animals_google"):
         for path in dataset_photos(folder, 8, seed=3):
