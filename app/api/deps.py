@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 
+from app.pipeline.ingest import platform_name
 from app.services import Services
 
 
@@ -24,3 +26,5 @@ def get_session(
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 SessionDep = Annotated[Session, Depends(get_session)]
+Platform = Annotated[str, AfterValidator(platform_name)]
+"""A platform in a path, spelt as stored (see ``platform_name``)."""

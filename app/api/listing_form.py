@@ -16,7 +16,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from app.errors import InvalidListing, LimitExceeded, PhotoOverLimit
-from app.pipeline.ingest import ListingSubmission
+from app.pipeline.ingest import ListingSubmission, platform_name
 from app.pipeline.scoring import ReceivedPhoto
 from app.settings import Settings
 
@@ -64,7 +64,7 @@ async def _submission(form: FormData, settings: Settings) -> ListingSubmission:
         )
     photos = [await _received(upload, settings.max_photo_bytes) for upload in uploads]
     return ListingSubmission(
-        platform=fields["platform"],
+        platform=platform_name(fields["platform"]),
         account=fields["account"],
         listing_url=fields["listing_url"],
         caption=fields.get("caption"),

@@ -46,6 +46,12 @@ from app.store.upsert import insert_if_absent
 logger = logging.getLogger(__name__)
 
 
+def platform_name(value: str) -> str:
+    """A platform as stored and looked up: "Facebook", " facebook" and "facebook" are
+    one platform, so a crawler's spelling never splits a seller in two."""
+    return value.strip().lower()
+
+
 @dataclass(frozen=True)
 class ListingSubmission:
     """A listing as a crawler sends it."""

@@ -56,6 +56,28 @@ def test_get_account_lists_its_listings_and_photos(client):
     assert account["listings"][0]["photos"] == [listing["photos"][0]["sha256"]]
 
 
+def test_platform_spelling_is_one_platform_in_listings_and_account_reads(client):
+    first = post(client, "28a", platform=" Instagram", account="burung.murah")
+    again = post(
+        client,
+        "28a",
+        platform="INSTAGRAM",
+        account="burung.murah",
+        listing_url="https://i/2",
+    )
+
+    assert first["platform"] == again["platform"] == "instagram"
+    for spelling in ("instagram", "Instagram"):
+        account = client.get(f"/v1/accounts/{spelling}/burung.murah").json()
+        assert account["platform"] == "instagram"
+        assert {entry["listing_id"] for entry in account["listings"]} == {
+            first["listing_id"],
+            again["listing_id"],
+        }
+    links = client.get("/v1/accounts/InStagram/burung.murah/links")
+    assert links.status_code == 200, links.text
+
+
 def test_get_account_unknown_gives_404(client):
     assert client.get("/v1/accounts/facebook/nobody").status_code == 404
 
