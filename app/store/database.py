@@ -4,6 +4,13 @@ SQLite allows one writer at a time. A transaction that reads first and writes la
 cannot wait for the lock (SQLite answers "database is locked" at once to avoid a
 deadlock), so write transactions start with ``BEGIN IMMEDIATE`` and take the lock up
 front; they then wait up to ``BUSY_TIMEOUT_MS`` for it. Readers never block in WAL mode.
+
+On PostgreSQL, write transactions take one transaction-level advisory lock
+(``WRITE_LOCK_KEY``) first, so they run one at a time there too. Ingest relies on it:
+a listing's matches are searched inside its write transaction, and with writers in
+turn every earlier listing, from any server process, has committed by then, so two
+near-duplicates sent at the same moment to two processes still find each other.
+Write transactions are short (no inference inside), so taking turns costs little.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 60_000
 """How long a SQLite writer waits for the write lock before failing."""
+
+WRITE_LOCK_KEY = 0x5A7A  # "Satwa"; any constant shared by every process
+"""PostgreSQL advisory lock key that write transactions take in turn."""
 
 POOL_SIZE = 8
 MAX_OVERFLOW = 32
@@ -40,8 +50,15 @@ class Database:
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
-        """A write transaction: committed on success, rolled back on error."""
+        """A write transaction, entered once it holds the write lock (SQLite's, or
+        the advisory lock on PostgreSQL); committed on success, rolled back on error."""
         with self.write_session() as session, session.begin():
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY}
+                )
+            else:
+                session.connection()  # BEGIN IMMEDIATE now, not at the first statement
             yield session
 
     def dispose(self) -> None:

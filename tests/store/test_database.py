@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -75,3 +76,36 @@ def test_database_migrations_match_the_models(clean_database_url):
         )
     assert differences == []
     database.dispose()
+
+
+def test_database_write_transactions_take_turns_across_engines(clean_database_url):
+    """What a second server process's write transaction reads (as the matcher does,
+    through another connection) includes everything an earlier writer committed."""
+    first, second = Database(clean_database_url), Database(clean_database_url)
+    seen_by_second: list[int] = []
+
+    def second_writer() -> None:
+        with second.writing(), second.session() as reader:
+            seen_by_second.append(
+                reader.scalar(select(func.count()).select_from(Account))
+            )
+
+    with first.writing() as session:
+        insert_if_absent(
+            session,
+            Account,
+            platform="facebook",
+            handle="early.seller",
+            first_seen_at=datetime.now(UTC),
+        )
+        session.flush()
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(second_writer)
+            time.sleep(0.5)  # long enough for the second writer to start and wait
+            assert not waiting.done(), "the second writer waits for the first"
+            session.commit()
+            waiting.result(timeout=30)
+
+    assert seen_by_second == [1]
+    first.dispose()
+    second.dispose()
