@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from app.store.database import Database
@@ -179,5 +181,35 @@ def test_live_server_two_processes_each_repost_matches_across_processes(
             assert again.status_code == 201, again.text
             matches = again.json()["photos"][0]["matches"]
             assert "first.seller" in {match["account"] for match in matches}, path.name
+        # A new photo and a re-compressed copy of it from two accounts at the same
+        # moment: whichever commits second finds the first, whatever process each
+        # lands in.
+        for number, path in enumerate(
+            dataset_photos("parrots4_kaggle_raw", 12, seed=5)
+        ):
+            original = path.read_bytes()
+            copy = io.BytesIO()
+            Image.open(io.BytesIO(original)).convert("RGB").save(
+                copy, "JPEG", quality=40
+            )
+            sent = {"third.seller": original, "fourth.seller": copy.getvalue()}
+            with ThreadPoolExecutor(2) as pool:
+                answers = list(
+                    pool.map(
+                        lambda account, number=number, sent=sent: post(
+                            server,
+                            [(f"{account}.jpg", sent[account])],
+                            account=account,
+                            listing_url=f"https://shop.example/{account}/{number}",
+                        ).json(),
+                        sent,
+                    )
+                )
+            matched = {
+                match["account"]
+                for answer in answers
+                for match in answer["photos"][0]["matches"]
+            }
+            assert matched & set(sent), path.name
     finally:
         server.stop()
