@@ -18,7 +18,7 @@ earlier sampled photo is dropped before the pairs are formed, and the count prin
 that every pair counted as unrelated is.
 
 Detection crops are not used here (no detector runs), so Satwa's figures come from the
-whole photo, the photo found inside borders and screenshots, the centre region and the
+whole photo, the photo found inside borders and screenshots, the corner regions and the
 mirror images.
 """
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import imagehash
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from app.pipeline.hashing import (
     ALGORITHM,
     HASH_LIBRARY,
     HASH_SIZE,
+    WORKING_SIDE,
     photo_phash,
     region_hashes,
 )
@@ -34,6 +35,41 @@ def best_distance(query: list, stored: list) -> int:
 
 def test_photo_phash_is_imagehash_phash_as_16_hex_digits(photo):
     assert photo_phash(photo) == str(imagehash.phash(photo))
+
+
+IDENTITY_FOLDERS = (
+    "eagles_owls_web",
+    "parrots4_kaggle_raw",
+    "reptiles_amphibians_kaggle",
+    "popular_animals_google",
+)
+
+
+def identity_cases() -> list[tuple[str, Image.Image]]:
+    """Real photos of four folders and their asymmetric crops (60 pictures)."""
+    cases = []
+    for folder in IDENTITY_FOLDERS:
+        for index, path in enumerate(dataset_photos(folder, 5, seed=11)):
+            photo = Image.open(path).convert("RGB")
+            cases.append((path.name, photo))
+            for share, left in ((0.05, 0.1), (0.1, 0.8)):
+                cases.append((f"{path.name} crop", reposts.cropped(photo, share, left)))
+    return cases
+
+
+@pytest.mark.slow
+def test_region_hashes_are_imagehash_phash_of_each_region_and_its_mirror():
+    checked = 0
+    for name, picture in identity_cases():
+        assert max(picture.size) < 2 * WORKING_SIDE, f"{name} is hashed reduced"
+        gray = picture.convert("L")
+        for region in region_hashes(picture, []):
+            crop = gray.crop(region.box)
+            view = ImageOps.mirror(crop) if region.mirrored else crop
+            expected = str(imagehash.phash(view, hash_size=HASH_SIZE))
+            assert region.hex == expected, (name, region.kind, region.mirrored)
+            checked += 1
+    assert checked >= 60 * 10
 
 
 def test_region_hashes_record_algorithm_size_and_library(photo):
@@ -65,15 +101,36 @@ def test_region_hashes_detection_box_gives_crop_and_mirror(photo):
     assert [h.mirrored for h in detections] == [False, True]
 
 
+def test_region_hashes_give_a_region_flush_with_each_corner(photo):
+    width, height = photo.size
+    corners = [h.box for h in region_hashes(photo, []) if h.kind == "corner"]
+    flush = {
+        (x1 == 0, y1 == 0, x2 == width, y2 == height) for x1, y1, x2, y2 in corners
+    }
+    assert flush == {
+        (True, True, False, False),
+        (False, True, True, False),
+        (True, False, False, True),
+        (False, False, True, True),
+    }
+
+
 @pytest.mark.parametrize(
     "repost",
     [
         reposts.mirrored,
         lambda p: reposts.cropped(p, 0.08, 0.5),
+        lambda p: reposts.cropped(p, 0.10, 0.0),
         lambda p: reposts.bordered(p, 0.12),
         reposts.phone_screenshot,
     ],
-    ids=["mirror", "crop_8_percent", "border", "screenshot"],
+    ids=[
+        "mirror",
+        "crop_8_percent",
+        "crop_10_percent_one_side",
+        "border",
+        "screenshot",
+    ],
 )
 def test_region_hashes_repost_is_near_original(photo, repost):
     query = region_hashes(repost(photo), [])

@@ -96,7 +96,7 @@ def test_matcher_store_records_match_with_distance_and_regions(database, picture
         record = session.scalars(select(PhotoMatchRecord)).one()
     assert (record.photo_sha256, record.earlier_sha256) == ("f" * 64, "e" * 64)
     assert record.distance <= matcher.max_distance
-    assert record.query_kind in {"inner", "center"}  # both lie inside the chrome
+    assert record.query_kind in {"inner", "corner"}  # both lie inside the chrome
 
 
 def test_matcher_row_committed_late_with_lower_id_is_still_found(database, pictures):
