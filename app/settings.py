@@ -99,11 +99,12 @@ class Settings(BaseSettings):
         description="Frames of an animated photo examined to find one with content.",
     )
     match_max_distance: int = Field(
-        10,
+        11,
         ge=0,
         le=64,
         description="Most pHash bits (of 64) two photos or regions may differ by and "
-        "still count as the same content.",
+        "still count as the same content (benchmarks/matching_robustness.py "
+        "calibrates it: the largest that keeps false matches at 1 in 10,000).",
     )
     network_min_link_weight: float = Field(
         0.5,
