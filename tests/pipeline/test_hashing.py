@@ -57,7 +57,6 @@ def identity_cases() -> list[tuple[str, Image.Image]]:
     return cases
 
 
-@pytest.mark.slow
 def test_region_hashes_are_imagehash_phash_of_each_region_and_its_mirror():
     checked = 0
     for name, picture in identity_cases():
