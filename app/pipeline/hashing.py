@@ -106,6 +106,16 @@ def photo_phash(image: Image.Image) -> str:
     return f"{value:016x}"
 
 
+def photo_hashes(
+    image: Image.Image, boxes: Sequence[BoxF]
+) -> tuple[str, list[RegionHash]]:
+    """:func:`photo_phash` and :func:`region_hashes` of one photo, the whole-photo
+    hash taken from the ``photo`` region when it has one rather than computed twice."""
+    hashes = region_hashes(image, boxes)
+    whole = next((h for h in hashes if h.kind == "photo" and not h.mirrored), None)
+    return (whole.hex if whole else photo_phash(image)), hashes
+
+
 def region_hashes(image: Image.Image, boxes: Sequence[BoxF]) -> list[RegionHash]:
     """Hash the photo's meaningful regions and their mirror images.
 

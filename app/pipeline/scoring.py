@@ -15,7 +15,7 @@ from functools import partial
 from app.errors import PhotoRejected
 from app.pipeline.decode import DecodedPhoto, decode_photo
 from app.pipeline.detect import Detection, Detector, Refiner
-from app.pipeline.hashing import RegionHash, photo_phash, region_hashes
+from app.pipeline.hashing import RegionHash, photo_hashes
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -147,14 +147,10 @@ class PhotoScorer:
         detections = self.detector.detect(decoded.image)
         for refiner in self.refiners:
             detections = refiner.refine(decoded.image, detections)
-        boxes = [detection.box for detection in detections]
-        return ScoredPhoto(
-            received,
-            PhotoFacts.of(decoded),
-            photo_phash(decoded.image),
-            detections,
-            region_hashes(decoded.image, boxes),
+        phash, hashes = photo_hashes(
+            decoded.image, [detection.box for detection in detections]
         )
+        return ScoredPhoto(received, PhotoFacts.of(decoded), phash, detections, hashes)
 
 
 def _named(received: ReceivedPhoto, error: PhotoRejected) -> PhotoRejected:

@@ -11,6 +11,7 @@ from app.pipeline.hashing import (
     HASH_LIBRARY,
     HASH_SIZE,
     WORKING_SIDE,
+    photo_hashes,
     photo_phash,
     region_hashes,
 )
@@ -87,6 +88,27 @@ def test_region_hashes_record_algorithm_size_and_library(photo):
 )
 def test_region_hashes_uniform_or_tiny_photo_gives_none(picture):
     assert region_hashes(picture, []) == []
+
+
+@pytest.mark.parametrize(
+    "picture",
+    [
+        *(
+            Image.open(path).convert("RGB")
+            for path in dataset_photos("eagles_owls_web", 3)
+        ),
+        Image.new("RGB", (640, 480), (90, 120, 60)),
+        Image.new("RGB", (24, 24), "red"),
+    ],
+    ids=["photo1", "photo2", "photo3", "near_uniform", "tiny"],
+)
+def test_photo_hashes_are_photo_phash_and_region_hashes(picture):
+    boxes = [(10.0, 10.0, 200.0, 150.0)]
+
+    assert photo_hashes(picture, boxes) == (
+        photo_phash(picture),
+        region_hashes(picture, boxes),
+    )
 
 
 def test_region_hashes_skip_tiny_and_uniform_detection_boxes(photo):
