@@ -1,25 +1,10 @@
-"""Keep Ultralytics offline: no hub, no settings sync, no font or asset download."""
+"""Keep Ultralytics offline in training, as the service does (app.offline_ultralytics)."""
 
 from __future__ import annotations
 
-import os
+from app.offline_ultralytics import import_ultralytics_offline
 
 
 def keep_ultralytics_offline() -> None:
-    """Call before the first ``import ultralytics``."""
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_VERBOSE", "False")
-    from ultralytics.utils import SETTINGS
-
-    SETTINGS.update(
-        {
-            "sync": False,
-            "clearml": False,
-            "comet": False,
-            "dvc": False,
-            "mlflow": False,
-            "raytune": False,
-            "tensorboard": False,
-            "wandb": False,
-        }
-    )
+    """Call before using Ultralytics: downloads, syncs and integrations off."""
+    import_ultralytics_offline()

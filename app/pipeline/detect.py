@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from app.errors import ConfigurationError
+from app.offline_ultralytics import import_ultralytics_offline
 
 logger = logging.getLogger(__name__)
 
@@ -309,14 +309,3 @@ def _detections(
         for box, score, label in zip(boxes, scores, classes, strict=True)
     ]
 
-
-def import_ultralytics_offline():
-    """Import Ultralytics with every download and sync turned off; returns YOLO."""
-    os.environ["YOLO_OFFLINE"] = "1"
-    os.environ.setdefault("YOLO_VERBOSE", "False")
-    from ultralytics.utils import SETTINGS
-
-    SETTINGS.update({"sync": False})
-    from ultralytics import YOLO
-
-    return YOLO

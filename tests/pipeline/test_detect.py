@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.errors import ConfigurationError
+from app.errors import ConfigurationError, CorruptPhoto
 from app.pipeline.decode import decode_photo
 from app.pipeline.detect import (
     DetectorOptions,
@@ -152,6 +152,15 @@ def test_ultralytics_backend_is_offline(ultralytics_detector):
 
     assert os.environ["YOLO_OFFLINE"] == "1"
     assert SETTINGS["sync"] is False
+
+
+def test_ultralytics_backend_leaves_pillow_open_alone(ultralytics_detector):
+    # Ultralytics replaces Image.open with a wrapper that installs pi-heif on a file
+    # Pillow cannot identify; the service keeps Pillow's own, so a corrupt HEIC photo
+    # is refused like any other corrupt photo.
+    assert Image.open.__module__ == "PIL.Image"
+    with pytest.raises(CorruptPhoto, match="HEIC"):
+        decode_photo(bad_input("15"), max_pixels=10**8, max_frames=10)
 
 
 @pytest.mark.parametrize("name", ["missing.onnx", "satwa-detector.tflite"])
