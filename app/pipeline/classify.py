@@ -198,7 +198,13 @@ class ClassifierHead:
             "classes": list(self.classes),
             "groups": {name: list(index) for name, index in self.groups.items()},
             "refinements": [
-                [item.label, item.parent, item.lookalike, list(item.imagenet), item.reported]
+                [
+                    item.label,
+                    item.parent,
+                    item.lookalike,
+                    list(item.imagenet),
+                    item.reported,
+                ]
                 for item in self.refinements
             ],
             "alpha": float(self.alpha),

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -169,8 +169,14 @@ class ListingIngest:
             for result in results
             if isinstance(result, ScoredPhoto) and self._add_photo(session, result, now)
         ]
-        for position, result in enumerate(results):
-            session.add(_sighting(listing.id, position, result, now))
+        # Bulk INSERTs (executemany) rather than ORM objects, here and for detections.
+        session.execute(
+            insert(Sighting),
+            [
+                _sighting(listing.id, position, result, now)
+                for position, result in enumerate(results)
+            ],
+        )
         return listing.id, True, new_photos
 
     def _add_listing(
@@ -221,7 +227,8 @@ class ListingIngest:
         )
         if not inserted:
             return False
-        session.add_all(_detection_rows(sha256, photo))
+        if photo.detections:
+            session.execute(insert(Detection), _detection_rows(sha256, photo))
         self.matcher.store(session, sha256, photo.hashes)
         return True
 
@@ -236,36 +243,36 @@ def _account_id(session: Session, platform: str, handle: str, now: datetime) -> 
     return session.scalar(query)
 
 
-def _detection_rows(sha256: str, photo: ScoredPhoto) -> list[Detection]:
+def _detection_rows(sha256: str, photo: ScoredPhoto) -> list[dict]:
     return [
-        Detection(
-            photo_sha256=sha256,
-            position=position,
-            label=detection.label,
-            confidence=detection.confidence,
-            x1=detection.box[0],
-            y1=detection.box[1],
-            x2=detection.box[2],
-            y2=detection.box[3],
-            stage=detection.stage,
-            model_name=detection.model.name,
-            model_sha256=detection.model.sha256,
-        )
+        {
+            "photo_sha256": sha256,
+            "position": position,
+            "label": detection.label,
+            "confidence": detection.confidence,
+            "x1": detection.box[0],
+            "y1": detection.box[1],
+            "x2": detection.box[2],
+            "y2": detection.box[3],
+            "stage": detection.stage,
+            "model_name": detection.model.name,
+            "model_sha256": detection.model.sha256,
+        }
         for position, detection in enumerate(photo.detections)
     ]
 
 
 def _sighting(
     listing_id: str, position: int, result: ScoredPhoto | RejectedPhoto, now: datetime
-) -> Sighting:
+) -> dict:
     received = result.received
     error = result.error.to_dict() if isinstance(result, RejectedPhoto) else None
-    return Sighting(
-        listing_id=listing_id,
-        position=position,
-        filename=received.filename[:255],
-        sha256=received.sha256,
-        status="rejected" if error else "scored",
-        error=error,
-        submitted_at=now,
-    )
+    return {
+        "listing_id": listing_id,
+        "position": position,
+        "filename": received.filename[:255],
+        "sha256": received.sha256,
+        "status": "rejected" if error else "scored",
+        "error": error,
+        "submitted_at": now,
+    }

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.pipeline.hash_index import HashIndex, MultiIndexHashIndex
@@ -127,9 +127,14 @@ class Matcher:
         already = select(PhotoHash.id).where(PhotoHash.photo_sha256 == photo_sha256)
         if session.scalar(already.limit(1)) is not None:
             return
-        session.add_all(_hash_rows(photo_sha256, hashes))
+        # Bulk INSERTs (executemany), not ORM objects: a photo has a dozen hashes.
+        if hashes:
+            session.execute(insert(PhotoHash), _hash_rows(photo_sha256, hashes))
         matches = self.find(hashes, exclude_sha256=photo_sha256)
-        session.add_all(_match_rows(photo_sha256, matches))
+        if matches:
+            session.execute(
+                insert(PhotoMatchRecord), _match_rows(photo_sha256, matches)
+            )
 
     def add(self, photo_sha256: str, hashes: Sequence[RegionHash]) -> None:
         """Take a committed photo into the index (reads the committed rows)."""
@@ -237,33 +242,31 @@ class _RowCursor:
             del self._gaps[row_id]
 
 
-def _hash_rows(photo_sha256: str, hashes: Sequence[RegionHash]) -> list[PhotoHash]:
+def _hash_rows(photo_sha256: str, hashes: Sequence[RegionHash]) -> list[dict]:
     return [
-        PhotoHash(
-            photo_sha256=photo_sha256,
-            kind=region.kind,
-            mirrored=region.mirrored,
-            value=to_signed(region.value),
-            algorithm=region.algorithm,
-            hash_size=region.hash_size,
-            library=region.library,
-            box=list(region.box) if region.box else None,
-        )
+        {
+            "photo_sha256": photo_sha256,
+            "kind": region.kind,
+            "mirrored": region.mirrored,
+            "value": to_signed(region.value),
+            "algorithm": region.algorithm,
+            "hash_size": region.hash_size,
+            "library": region.library,
+            "box": list(region.box) if region.box else None,
+        }
         for region in hashes
     ]
 
 
-def _match_rows(
-    photo_sha256: str, matches: Sequence[PhotoMatch]
-) -> list[PhotoMatchRecord]:
+def _match_rows(photo_sha256: str, matches: Sequence[PhotoMatch]) -> list[dict]:
     return [
-        PhotoMatchRecord(
-            photo_sha256=photo_sha256,
-            earlier_sha256=match.photo_sha256,
-            distance=match.distance,
-            query_kind=match.query_kind,
-            matched_kind=match.matched_kind,
-        )
+        {
+            "photo_sha256": photo_sha256,
+            "earlier_sha256": match.photo_sha256,
+            "distance": match.distance,
+            "query_kind": match.query_kind,
+            "matched_kind": match.matched_kind,
+        }
         for match in matches
     ]
 
