@@ -178,12 +178,10 @@ def run_level(
         rss, peak, total = server.memory_mb()
     finally:
         server.stop()
-    latencies = sorted(latency for latency, _ in results)
     return {
         "clients": clients,
         "photos_per_s": len(photos) / elapsed,
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "latencies": [latency for latency, _ in results],
         "rss_mb": rss,
         "peak_rss_mb": peak,
         "total_rss_mb": total,
@@ -191,15 +189,28 @@ def run_level(
     }
 
 
+def summarise(runs: list[dict]) -> dict:
+    """Rounds of one level -> the median photos/s, latency percentiles over every
+    request, the largest memory readings and the first round's answers."""
+    latencies = sorted(latency for run in runs for latency in run["latencies"])
+    return {
+        "clients": runs[0]["clients"],
+        "photos_per_s": statistics.median(run["photos_per_s"] for run in runs),
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        **{
+            name: max(run[name] for run in runs)
+            for name in ("rss_mb", "peak_rss_mb", "total_rss_mb")
+        },
+        "answers": runs[0]["answers"],
+    }
+
+
 def run_baseline(
-    photos: list[Path], weights: Path, imgsz: int | None
+    photos: list[Path], model, imgsz: int | None
 ) -> tuple[float, list[str | None]]:
     """Plain Ultralytics predict on PyTorch, one photo at a time; ``imgsz`` None is
     predict's own choice (the checkpoint's training size)."""
-    os.environ["YOLO_OFFLINE"] = "1"
-    from ultralytics import YOLO
-
-    model = YOLO(str(weights))
     size = {} if imgsz is None else {"imgsz": imgsz}
     model.predict(str(photos[0]), verbose=False, **size)
     labels: list[str | None] = []
@@ -240,10 +251,16 @@ def main() -> None:
         help="Serve without the second stage (SATWA_CLASSIFIER_WEIGHTS empty).",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="Rounds of every level and baseline; medians are printed.",
+    )
+    parser.add_argument(
         "--processes",
         type=int,
-        default=os.cpu_count(),
-        help="SATWA_SERVER_PROCESSES of the service (default: the number of cores).",
+        default=1,
+        help="SATWA_SERVER_PROCESSES of the service (default 1, as the service's).",
     )
     args = parser.parse_args()
 
@@ -260,26 +277,37 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores")
     print(f"second stage: {'off' if args.detector_only else 'as configured'}")
     print(f"server processes: {args.processes}")
-    levels = [
-        run_level(photos, clients, onnx, args.detector_only, args.processes)
-        for clients in args.levels
-    ]
-    baselines = {
-        f"imgsz {ULTRALYTICS_DEFAULT_IMGSZ} (Ultralytics default)": run_baseline(
-            photos, torch_weights, ULTRALYTICS_DEFAULT_IMGSZ
+    print(f"rounds: {args.rounds} (medians of photos/s)")
+    os.environ["YOLO_OFFLINE"] = "1"
+    from ultralytics import YOLO
+
+    model = YOLO(str(torch_weights))
+    sizes = {
+        f"imgsz {ULTRALYTICS_DEFAULT_IMGSZ} (Ultralytics default)": (
+            ULTRALYTICS_DEFAULT_IMGSZ
         ),
-        "checkpoint's imgsz (predict without imgsz)": run_baseline(
-            photos, torch_weights, None
-        ),
+        "checkpoint's imgsz (predict without imgsz)": None,
     }
+    level_runs: dict[int, list[dict]] = defaultdict(list)
+    baseline_runs: dict[str, list[tuple[float, list]]] = defaultdict(list)
+    for _ in range(args.rounds):
+        for clients in args.levels:
+            level_runs[clients].append(
+                run_level(photos, clients, onnx, args.detector_only, args.processes)
+            )
+        for name, imgsz in sizes.items():
+            baseline_runs[name].append(run_baseline(photos, model, imgsz))
+    levels = [summarise(level_runs[clients]) for clients in args.levels]
 
     print("\nbaseline: plain Ultralytics predict, PyTorch, one photo at a time")
-    for name, (rate, labels) in baselines.items():
+    rates = []
+    for name, runs in baseline_runs.items():
+        rate = statistics.median(rate for rate, _ in runs)
+        rates.append(rate)
         print(
             f"  {name}: {rate:.2f} photos/s, top-label accuracy "
-            f"{accuracy(labels, truths):.3f}"
+            f"{accuracy(runs[0][1], truths):.3f}"
         )
-    rates = [rate for rate, _ in baselines.values()]
     print(
         f"\n{'clients':>7} {'photos/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'ratio@640':>9} {'ratio@ckpt':>10} {'RSS MB':>7} {'peak MB':>8} "
