@@ -10,9 +10,10 @@ Each ingest calls :meth:`Matcher.find` (the answer's ``matches``), then
 :meth:`Matcher.store` inside its transaction (the hashes and the photo's matches, the
 evidence the account graph is built from), then :meth:`Matcher.add` once committed.
 
-Limitation: two processes that ingest near-duplicates of each other at the same moment
-each search before the other has committed, so neither records the pair in
-``photo_matches`` and the two accounts stay unlinked; later photos still match both.
+The search that :meth:`Matcher.store` records runs inside the ingest's write
+transaction, and write transactions take turns across processes (SQLite's write lock;
+an advisory lock on PostgreSQL, see app.store.database), so of two near-duplicates sent
+to two processes at the same moment the second to commit always finds the first.
 """
 
 from __future__ import annotations
