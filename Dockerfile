@@ -13,7 +13,7 @@ COPY training ./training
 RUN pip install --no-cache-dir .
 
 COPY datasets/taxonomy.yaml datasets/catalog.csv ./datasets/
-COPY weights/satwa-detector.onnx ./weights/
+COPY weights/satwa-detector.onnx weights/satwa-classifier.onnx ./weights/
 
 ENV SATWA_DATABASE_URL=sqlite:////data/satwa.db \
     SATWA_EVIDENCE_DIR=/data/evidence \
