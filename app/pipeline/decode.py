@@ -199,7 +199,7 @@ def _content_frame(
     first: Image.Image | None = None
     for index in range(max(frames, 1)):
         rgb = _load_frame(opened, index, max_pixels)
-        if _has_content(rgb):
+        if frames <= 1 or _has_content(rgb):  # a still photo is its own answer
             return index, rgb
         first = first or rgb
     assert first is not None
