@@ -246,12 +246,30 @@ def run(
         "choice": choice,
         **evaluate_classifier(config, head_path, detector_weights),
     }
+    _write_report(head_path, report, command)
+    return head_path
+
+
+def reevaluate(config: dict, detector_weights: Path | None, command: str) -> Path:
+    """Measure the saved head again (with a new detector export, say) without
+    training it; its metrics and card section are rewritten, its choice kept."""
+    head_path = _head_path(config, classifier_settings(config))
+    kept = json.loads(head_path.with_suffix(".metrics.json").read_text())
+    report = {
+        "photos": kept["photos"],
+        "choice": kept["choice"],
+        **evaluate_classifier(config, head_path, detector_weights),
+    }
+    _write_report(head_path, report, command)
+    return head_path
+
+
+def _write_report(head_path: Path, report: dict, command: str) -> None:
     metrics_path = head_path.with_suffix(".metrics.json")
     metrics_path.write_text(json.dumps(report, indent=2) + "\n")
     card_path = head_path.parent / "CLASSIFIER.md"
     card_path.write_text(markdown_section(report, command))
-    logger.info("Wrote %s and %s", head_path, metrics_path)
-    return head_path
+    logger.info("Wrote %s and %s", card_path, metrics_path)
 
 
 def _write_photo_manifest(path: Path, features: FeatureSet) -> None:
@@ -278,13 +296,23 @@ def main(argv: list[str] | None = None) -> None:
         "<output_dir>/<model_name>.onnx where it exists.",
     )
     parser.add_argument(
+        "--evaluate-only",
+        action="store_true",
+        help="Measure the saved head again (e.g. with a new detector export); no "
+        "training.",
+    )
+    parser.add_argument(
         "overrides", nargs="*", help="key=value, e.g. classifier.epochs=50"
     )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     command = " ".join(["python -m training.classifier", *(argv or sys.argv[1:])])
     config = load_config(arguments.config, arguments.overrides)
-    run(config, arguments.detector or shipped_detector(config), command)
+    detector = arguments.detector or shipped_detector(config)
+    if arguments.evaluate_only:
+        reevaluate(config, detector, command)
+    else:
+        run(config, detector, command)
 
 
 def shipped_detector(config: dict) -> Path | None:

@@ -6,10 +6,17 @@ photos get a label that maps to protected catalogue taxa; a confusion-matrix pic
 and agreement of the ONNX export with the .pt on the same photos.
 
     python -m training.evaluate --config training/configs/default.yaml
+
+``--labels-only`` measures the top labels, the look-alike rate, the confusion matrix
+and the export's agreement again on the run's test photos, found from its dataset
+manifest, and keeps the box figures: for a new export of the same weights, without
+rebuilding the dataset that Ultralytics validation reads.
 """
 
 from __future__ import annotations
 
+import argparse
+import csv
 import json
 import logging
 from collections import Counter
@@ -54,6 +61,24 @@ def test_photos(data_yaml: Path) -> list[tuple[Path, str]]:
     for image in sorted((Path(data["path"]) / "images" / "test").iterdir()):
         class_id = int((label_dir / f"{image.stem}.txt").read_text().split()[0])
         photos.append((image, names[class_id]))
+    return photos
+
+
+def manifest_test_photos(run_dir: Path, data_root: Path) -> list[tuple[Path, str]]:
+    """(photo, true class) of the test split as the run's dataset manifest lists them:
+    the photos :func:`test_photos` reads from the built dataset, found in
+    ``data_root``."""
+    with (run_dir / "dataset_manifest.csv").open() as handle:
+        rows = [row for row in csv.DictReader(handle) if row["split"] == "test"]
+    photos = []
+    for row in rows:
+        direct = data_root / row["source"] / row["photo"]
+        found = (
+            direct
+            if direct.exists()
+            else next((data_root / row["source"]).rglob(row["photo"]))
+        )
+        photos.append((found, row["label"]))
     return photos
 
 
@@ -220,28 +245,69 @@ def evaluate_and_report(
         "top_label": photo_accuracy(verdicts),
         "lookalike_false_alarms": lookalike_false_alarms(verdicts, taxonomy),
     }
-    onnx = weights.with_suffix(".onnx")
-    if onnx.exists():
-        report["onnx_vs_pt"] = export_agreement(
-            verdicts, top_labels(onnx, photos, imgsz)
-        )
-    draw_confusion_matrix(verdicts, list(taxonomy), run_dir / "confusion_matrix.png")
-    (run_dir / "metrics.json").write_text(json.dumps(report, indent=2))
-    (run_dir / "test_verdicts.json").write_text(
-        json.dumps([asdict(verdict) for verdict in verdicts])
-    )
+    _write_label_figures(report, config, weights, photos, verdicts, run_dir)
     logger.info("Evaluated %s on %d test photos", weights, len(photos))
     return report
 
 
-def main(argv: list[str] | None = None) -> None:
-    from training.train import config_from_args
+def reevaluate_labels(config: dict, weights: Path, run_dir: Path) -> dict:
+    """The label figures of ``evaluate_and_report`` again, box figures kept."""
+    photos = manifest_test_photos(run_dir, Path(config["data_root"]))
+    verdicts = top_labels(weights, photos, config["train"]["imgsz"])
+    report = json.loads((run_dir / "metrics.json").read_text())
+    report["top_label"] = photo_accuracy(verdicts)
+    report["lookalike_false_alarms"] = lookalike_false_alarms(
+        verdicts, _taxonomy(config)
+    )
+    _write_label_figures(report, config, weights, photos, verdicts, run_dir)
+    logger.info("Re-measured top labels of %s on %d test photos", weights, len(photos))
+    return report
 
-    config = config_from_args(__doc__.splitlines()[0], argv)
+
+def _write_label_figures(
+    report: dict,
+    config: dict,
+    weights: Path,
+    photos: Sequence[tuple[Path, str]],
+    verdicts: Sequence[PhotoVerdict],
+    run_dir: Path,
+) -> None:
+    """Export agreement, confusion matrix, metrics.json and the per-photo verdicts."""
+    onnx = weights.with_suffix(".onnx")
+    if onnx.exists():
+        report["onnx_vs_pt"] = export_agreement(
+            verdicts, top_labels(onnx, photos, config["train"]["imgsz"])
+        )
+    draw_confusion_matrix(
+        verdicts, list(_taxonomy(config)), run_dir / "confusion_matrix.png"
+    )
+    (run_dir / "metrics.json").write_text(json.dumps(report, indent=2))
+    (run_dir / "test_verdicts.json").write_text(
+        json.dumps([asdict(verdict) for verdict in verdicts])
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    from training.train import parse_training_args
+
+    config, arguments = parse_training_args(
+        __doc__.splitlines()[0], argv, _add_labels_only
+    )
     weights = Path(config["output_dir"]) / f"{config['model_name']}.pt"
-    data_yaml = Path(config["work_dir"]) / "dataset" / "data.yaml"
     run_dir = Path(config["output_dir"]) / f"{config['model_name']}.run"
+    if arguments.labels_only:
+        reevaluate_labels(config, weights, run_dir)
+        return
+    data_yaml = Path(config["work_dir"]) / "dataset" / "data.yaml"
     evaluate_and_report(config, weights, data_yaml, run_dir)
+
+
+def _add_labels_only(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--labels-only",
+        action="store_true",
+        help="Re-measure labels and the export's agreement; keep the box figures.",
+    )
 
 
 if __name__ == "__main__":

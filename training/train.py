@@ -14,6 +14,7 @@ import logging
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -118,14 +119,26 @@ def run(config: dict) -> Path:
 
 def config_from_args(description: str, argv: list[str] | None) -> dict:
     """Parse ``--config`` and ``key=value`` overrides; configure logging."""
+    return parse_training_args(description, argv)[0]
+
+
+def parse_training_args(
+    description: str,
+    argv: list[str] | None,
+    add_options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> tuple[dict, argparse.Namespace]:
+    """:func:`config_from_args` for a command with options of its own
+    (``add_options`` adds them); returns the config and the parsed arguments."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--config", type=Path, default=Path("training/configs/default.yaml")
     )
     parser.add_argument("overrides", nargs="*", help="key=value, e.g. train.epochs=1")
+    if add_options is not None:
+        add_options(parser)
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    return load_config(arguments.config, arguments.overrides)
+    return load_config(arguments.config, arguments.overrides), arguments
 
 
 def main(argv: list[str] | None = None) -> None:
