@@ -163,24 +163,23 @@ def test_live_server_two_processes_each_repost_matches_across_processes(
         ]
         assert len(workers) == 2, "one supervisor, two server processes"
         paths = dataset_photos("eagles_owls_web", 6, seed=4)
-        for number, path in enumerate(paths):
-            first = post(
-                server,
-                [(path.name, path.read_bytes())],
-                account="first.seller",
-                listing_url=f"https://shop.example/a/{number}",
-            )
-            assert first.status_code == 201, first.text
-        for number, path in enumerate(paths):
-            again = post(
-                server,
-                [(path.name, path.read_bytes())],
-                account="second.seller",
-                listing_url=f"https://shop.example/b/{number}",
-            )
+        answers = {
+            account: [
+                post(
+                    server,
+                    [(path.name, path.read_bytes())],
+                    account=account,
+                    listing_url=f"https://shop.example/{account}/{number}",
+                )
+                for number, path in enumerate(paths)
+            ]
+            for account in ("first.seller", "second.seller")
+        }
+        for path, again in zip(paths, answers["second.seller"], strict=True):
             assert again.status_code == 201, again.text
             matches = again.json()["photos"][0]["matches"]
             assert "first.seller" in {match["account"] for match in matches}, path.name
+        assert {first.status_code for first in answers["first.seller"]} == {201}
         # A new photo and a re-compressed copy of it from two accounts at the same
         # moment: whichever commits second finds the first, whatever process each
         # lands in.
