@@ -8,9 +8,13 @@ each photo is read into memory only when its turn to be scored comes.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import partial
+from typing import NoReturn
 
+from python_multipart.multipart import parse_options_header
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -34,7 +38,9 @@ REQUIRED = ("platform", "account", "listing_url")
 PATH_FIELDS = ("platform", "account")
 """Fields that name an account in URL paths, so they may not contain '/'."""
 _CHUNK = 1 << 20
-_CONTROL_CHARACTERS = frozenset(map(chr, [*range(32), 127])) - set("\t\n\r")
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+_TAIL_BYTES = 4096
+"""Bytes of the body kept to check that it ends with the closing boundary."""
 _EARLIEST = "0001-01-01T00:00:00Z"
 _LATEST = "9999-12-31T23:59:59Z"
 
@@ -76,36 +82,75 @@ async def _submission(form: FormData, settings: Settings) -> ListingSubmission:
 
 async def _parse(request: Request, settings: Settings) -> FormData:
     content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
+    media_type, options = parse_options_header(content_type)
+    if media_type.lower() != b"multipart/form-data":
         raise InvalidListing(
             f"Request body is {content_type or 'untyped'!r}; expected "
             "multipart/form-data with the photos in the field 'photos'"
         )
+    closing = b"--" + options.get(b"boundary", b"") + b"--"
     parser = MultiPartParser(
         request.headers,
-        request.stream(),
+        _ending_with(request.stream(), closing),
         max_files=settings.max_photos_per_listing,
         max_fields=len(TEXT_FIELDS) + 10,
     )
     try:
         return await parser.parse()
     except MultiPartException as error:
-        if error.message.startswith("Too many files"):
-            raise LimitExceeded(
-                "Listing has too many photos",
-                setting="SATWA_MAX_PHOTOS_PER_LISTING",
-                limit=settings.max_photos_per_listing,
-                got=f"more than {settings.max_photos_per_listing}",
-            ) from error
-        raise InvalidListing(f"Malformed multipart form: {error.message}") from error
+        _refuse_multipart(error, settings)
+
+
+class _IncompleteBody(MultiPartException):
+    """The body ended before the multipart form's closing boundary."""
+
+
+async def _ending_with(
+    stream: AsyncIterator[bytes], closing: bytes
+) -> AsyncIterator[bytes]:
+    """Pass the body on; at its end, raise :class:`_IncompleteBody` unless its last
+    ``_TAIL_BYTES`` hold ``closing``. The multipart parser takes a cut-off body for a
+    whole one with fewer parts; raised from here, the error also makes the parser
+    close the spool files of the parts it had begun."""
+    tail = bytearray()
+    async for chunk in stream:
+        tail += chunk
+        del tail[:-_TAIL_BYTES]
+        yield chunk
+    if closing not in tail:
+        raise _IncompleteBody(
+            "Multipart body is incomplete: it ends before its closing boundary "
+            f"({closing.decode('latin-1')!r}); nothing was stored. Send the whole "
+            "form again"
+        )
+
+
+def _refuse_multipart(error: MultiPartException, settings: Settings) -> NoReturn:
+    if isinstance(error, _IncompleteBody):
+        raise InvalidListing(error.message) from error
+    if error.message.startswith("Too many files"):
+        raise LimitExceeded(
+            "Listing has too many photos",
+            setting="SATWA_MAX_PHOTOS_PER_LISTING",
+            limit=settings.max_photos_per_listing,
+            got=f"more than {settings.max_photos_per_listing}",
+        ) from error
+    raise InvalidListing(f"Malformed multipart form: {error.message}") from error
 
 
 def _text_fields(form: FormData) -> dict[str, str]:
     fields: dict[str, str] = {}
     for name, limit in TEXT_FIELDS.items():
+        values = form.getlist(name)
+        if len(values) > 1:
+            raise InvalidListing(
+                f"Field {name!r} is given {len(values)} times; expected it once"
+            )
         value = form.get(name)
         if isinstance(value, str) and value.strip():
-            fields[name] = _printable(name, _bounded(name, value.strip(), limit))
+            fields[name] = _printable(
+                name, _bounded(name, value.strip(), limit), name in PATH_FIELDS
+            )
     _check_path_fields(fields)
     missing = [name for name in REQUIRED if name not in fields]
     if missing:
@@ -134,17 +179,55 @@ def _bounded(name: str, value: str, limit: int) -> str:
     return value
 
 
-def _printable(name: str, value: str) -> str:
-    """Refuse control characters: PostgreSQL cannot store NUL in text, and the
-    others only hide what a field says. Tab and line breaks stay allowed."""
-    control = next((c for c in value if c in _CONTROL_CHARACTERS), None)
-    if control is not None:
+def _printable(name: str, value: str, names_account: bool = False) -> str:
+    """Refuse characters that hide what a field says or cannot be stored or exported:
+    control characters (C0 and C1; PostgreSQL cannot store NUL), surrogates and
+    Unicode non-characters (invalid in XML, so in GraphML exports). Tab and line
+    breaks stay allowed, except in a platform or account name, which also may not
+    hold invisible format characters (zero-width spaces, right-to-left overrides)."""
+    hidden = next(
+        (c for c in value if _is_hidden(c, allow_breaks=not names_account)), None
+    )
+    if hidden is not None:
+        allowed = "" if names_account else " (tab and line breaks allowed)"
         raise InvalidListing(
-            f"Field {name!r} contains the control character {control!r} at "
-            f"position {value.index(control)}; expected printable text (tab and "
-            "line breaks allowed)"
+            f"Field {name!r} contains the {_kind(hidden)} U+{ord(hidden):04X} at "
+            f"position {value.index(hidden)}; expected printable text{allowed}"
         )
     return value
+
+
+def _is_hidden(character: str, allow_breaks: bool) -> bool:
+    category = unicodedata.category(character)
+    if category == "Cc":
+        return not (allow_breaks and character in _ALLOWED_CONTROLS)
+    if category in ("Cs", "Zl", "Zp") or _is_noncharacter(character):
+        return True
+    return category == "Cf" and not allow_breaks
+
+
+def _kind(character: str) -> str:
+    kinds = {
+        "Cc": "control character",
+        "Cf": "invisible format character",
+        "Cs": "surrogate",
+        "Zl": "line separator",
+        "Zp": "paragraph separator",
+    }
+    return kinds.get(unicodedata.category(character), "Unicode non-character")
+
+
+def _is_noncharacter(character: str) -> bool:
+    code = ord(character)
+    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
+
+
+def safe_filename(filename: str) -> str:
+    """An upload's file name as recorded: control and non-characters replaced by
+    U+FFFD (a file name is a label, not evidence; PostgreSQL cannot store NUL)."""
+    return "".join(
+        "\ufffd" if _is_hidden(c, allow_breaks=False) else c for c in filename
+    )
 
 
 def _posted_at(value: str | None) -> datetime | None:
@@ -170,7 +253,7 @@ def _posted_at(value: str | None) -> datetime | None:
 
 
 async def _received(upload: UploadFile, max_photo_bytes: int) -> ReceivedPhoto:
-    filename = upload.filename or "photo"
+    filename = safe_filename(upload.filename or "photo")
     size = upload.size if upload.size is not None else 0
     sha256 = await _sha256(upload)
     if size <= max_photo_bytes:

@@ -395,3 +395,106 @@ def test_post_listing_logs_one_info_line(client, caplog):
     assert len(lines) == 1
     assert answer["listing_id"] in lines[0]
     assert "1 photos scored, 1 rejected" in lines[0]
+
+
+BOUNDARY = "satwa-test-boundary"
+
+
+def raw_form(fields: dict[str, str], photos: list[tuple[str, bytes]]) -> bytes:
+    """A multipart body written by hand, complete with its closing boundary."""
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+        f"{value}\r\n".encode()
+        for name, value in fields.items()
+    ]
+    parts += [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="photos"; '
+        f'filename="{filename}"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+        + data
+        + b"\r\n"
+        for filename, data in photos
+    ]
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+def post_raw(client, body: bytes, content_type: str | None = None):
+    return client.post(
+        "/v1/listings",
+        content=body,
+        headers={
+            "content-type": content_type or f"multipart/form-data; boundary={BOUNDARY}"
+        },
+    )
+
+
+@pytest.mark.parametrize("cut", ["inside_second_photo", "before_closing_boundary"])
+def test_post_listing_cut_off_body_gives_422_and_stores_nothing(client, cut):
+    photos = [case_photo("01c"), case_photo("31a")]
+    body = raw_form(listing_form(account="cut.seller"), photos)
+    closing = f"--{BOUNDARY}--\r\n".encode()
+    if cut == "inside_second_photo":
+        body = body[: body.index(photos[1][1]) + 100]
+    else:
+        body = body[: -len(closing)]
+
+    response = post_raw(client, body)
+
+    assert response.status_code == 422, response.text
+    assert "incomplete" in response.json()["error"]["message"]
+    assert client.get("/v1/accounts/facebook/cut.seller").status_code == 404
+
+
+def test_post_listing_raw_complete_body_is_scored(client):
+    body = raw_form(listing_form(account="raw.seller"), [case_photo("01c")])
+
+    response = post_raw(client, body, f"Multipart/Form-Data; boundary={BOUNDARY}")
+
+    assert response.status_code == 201, response.text
+
+
+def test_post_listing_field_given_twice_gives_422(client):
+    body = raw_form(
+        {**listing_form(), "platform": "facebook"}, [case_photo("01c")]
+    ).replace(
+        b'name="platform"\r\n\r\nfacebook\r\n',
+        b'name="platform"\r\n\r\nfacebook\r\n--'
+        + BOUNDARY.encode()
+        + b'\r\nContent-Disposition: form-data; name="platform"\r\n\r\ninstagram\r\n',
+    )
+
+    response = post_raw(client, body)
+
+    assert response.status_code == 422, response.text
+    assert "'platform' is given 2 times" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("field", "character"),
+    [
+        ("account", "\ufffe"),  # a non-character: invalid XML in GraphML exports
+        ("account", "\u202e"),  # right-to-left override hides what a handle says
+        ("account", "\u200b"),  # zero-width space
+        ("platform", "\t"),
+        ("caption", "\x85"),  # a C1 control character
+    ],
+)
+def test_post_listing_hidden_character_gives_422_naming_it(client, field, character):
+    value = f"sel{character}ler"
+    body = raw_form(listing_form(**{field: value}), [case_photo("01c")])
+
+    response = post_raw(client, body)
+
+    assert response.status_code == 422, response.text
+    message = response.json()["error"]["message"]
+    assert repr(field) in message and f"U+{ord(character):04X}" in message
+
+
+def test_post_listing_nul_in_file_name_is_recorded_replaced(client):
+    body = raw_form(
+        listing_form(account="nul.name"), [("a\x00b.jpg", bad_input("01c"))]
+    )
+
+    response = post_raw(client, body)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["photos"][0]["filename"] == "a\ufffdb.jpg"
