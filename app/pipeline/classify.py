@@ -40,6 +40,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -93,6 +94,9 @@ alone (the head knows only animals)."""
 IMAGENET_ANIMALS = slice(0, 398)
 """ImageNet-1k classes 0-397 are animals (fish to primates); 398-999 are objects, food,
 plants and scenes."""
+
+MAX_CROP_SIDE = 2048
+"""Widest square (pixels) cut at full resolution before shrinking to 224 (memory)."""
 
 MAX_CROPS_PER_PHOTO = 16
 """Most detections of one photo that are classified (the most confident); the others
@@ -282,10 +286,18 @@ def square_crop(
     """The box widened by ``margin``, made square around its centre, at 224 px.
 
     Parts of the square outside the photo are grey (the network's input mean), so the
-    animal keeps its shape whatever the box's aspect ratio.
+    animal keeps its shape whatever the box's aspect ratio. A square wider than
+    ``MAX_CROP_SIDE`` is cut from a copy of the photo shrunk by a whole factor first:
+    the grey canvas of a long thin photo's square would otherwise take gigabytes.
     """
     x1, y1, x2, y2 = box
     side = max(x2 - x1, y2 - y1, 1.0) * (1 + 2 * margin)
+    factor = math.ceil(side / MAX_CROP_SIDE)
+    if factor > 1:
+        shrunk = image.reduce(factor)
+        return square_crop(
+            shrunk, tuple(value / factor for value in box), margin=margin
+        )
     left, top = (x1 + x2 - side) / 2, (y1 + y2 - side) / 2
     square = (round(left), round(top), round(left + side), round(top + side))
     inside = (

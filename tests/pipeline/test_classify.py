@@ -314,3 +314,28 @@ def test_refine_many_detections_classifies_only_the_most_confident():
     assert [d.label for d in refined[:4]] == ["tiger"] * 4
     assert {d.label for d in refined[4:]} == {"parrot"}
     assert [d.box for d in refined] == [d.box for d in detections]
+
+
+@pytest.mark.parametrize("size", [(65500, 2), (2, 65500)])
+def test_square_crop_long_thin_photo_stays_within_2_gb(size):
+    # The square around a 65,500-pixel-long box is 78,600 pixels wide: cut at full
+    # resolution its grey canvas alone would take 18 GB.
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+        "from PIL import Image\n"
+        "from app.pipeline.classify import square_crop, whole_photo_box\n"
+        f"photo = Image.new('RGB', {size}, (120, 80, 40))\n"
+        "crop = square_crop(photo, whole_photo_box(photo))\n"
+        "print(crop.size)\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert finished.stdout.strip() == "(224, 224)"
