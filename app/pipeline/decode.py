@@ -197,13 +197,22 @@ def _content_frame(
     opened: Image.Image, frames: int, max_pixels: int
 ) -> tuple[int, Image.Image]:
     first: Image.Image | None = None
+    decoded_pixels = 0
     for index in range(max(frames, 1)):
+        if index and decoded_pixels + _frame_pixels(opened, index) > max_pixels:
+            break  # the frames examined together stay within SATWA_MAX_PIXELS
         rgb = _load_frame(opened, index, max_pixels)
+        decoded_pixels += rgb.width * rgb.height
         if frames <= 1 or _has_content(rgb):  # a still photo is its own answer
             return index, rgb
         first = first or rgb
     assert first is not None
     return 0, first
+
+
+def _frame_pixels(opened: Image.Image, index: int) -> int:
+    opened.seek(index)
+    return opened.width * opened.height
 
 
 def _load_frame(opened: Image.Image, index: int, max_pixels: int) -> Image.Image:

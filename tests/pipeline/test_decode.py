@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import random
 import subprocess
 import sys
@@ -128,6 +129,31 @@ def test_decode_animated_gif_skips_blank_first_frame():
     assert decoded.frame_count == 3
     assert decoded.frame_index >= 1
     assert pixels(decoded.image).std() > 5
+
+
+def _animated_gif(frames: list[Image.Image]) -> bytes:
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("max_pixels", "frame_index"), [(10 * 400 * 300, 5), (3 * 400 * 300, 0)]
+)
+def test_decode_animated_gif_frames_examined_stay_within_pixel_limit(
+    max_pixels, frame_index
+):
+    # Distinct frames (GIF writers merge identical ones): five blank, three not.
+    blanks = [Image.new("RGB", (400, 300), (40 + 8 * n,) * 3) for n in range(5)]
+    content = [
+        Image.effect_noise((400, 300), 40 + 10 * n).convert("RGB") for n in range(3)
+    ]
+    data = _animated_gif(blanks + content)
+
+    decoded = decode_photo(data, max_pixels=max_pixels, max_frames=50)
+
+    assert decoded.frame_count == 8
+    assert decoded.frame_index == frame_index
 
 
 def test_decode_animated_webp_reports_frames_and_scores_content():
