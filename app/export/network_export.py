@@ -126,9 +126,21 @@ def _edge_rows(chart: nx.Graph):
         )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""Cell starts a spreadsheet would run as a formula (a seller picks the handle)."""
+
+
 def _csv(columns, rows) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows(rows)
+    writer.writerows([_inert(cell) for cell in row] for row in rows)
     return buffer.getvalue().encode()
+
+
+def _inert(cell: object) -> object:
+    """A text cell a spreadsheet would take for a formula, with a ' in front (the
+    usual guard against CSV injection); numbers and other text are left alone."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import UTC, datetime
 
@@ -172,6 +173,24 @@ def test_network_export_gives_graphml_and_gephi_csv(client, photos):
     assert edges.text.splitlines()[1].startswith(
         "facebook/a,instagram/b,Undirected,1.0"
     )
+
+
+def test_network_csv_export_cells_never_start_a_formula(client, photos):
+    for photo, account in zip(photos, ("=HYPERLINK(1)", "@SUM(1)"), strict=False):
+        post(
+            client,
+            photo,
+            "facebook",
+            account,
+            f"https://fb.example/{account}",
+            caption="0812 3456 7890",
+        )
+
+    for export_format in ("nodes.csv", "edges.csv"):
+        text = client.get("/v1/networks/export", params={"format": export_format}).text
+        cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+        assert "'=HYPERLINK(1)" in cells or export_format == "edges.csv"
+        assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
 
 
 def test_links_of_unknown_account_gives_404_naming_it(client):
