@@ -43,6 +43,17 @@ class NotFound(SatwaError):
     code = "not_found"
 
 
+SHOWN_ID_CHARACTERS = 80
+
+
+def shown(value: str) -> str:
+    """A client-chosen id or name as quoted in an error message, cut to
+    ``SHOWN_ID_CHARACTERS`` so a huge one is not echoed back whole."""
+    if len(value) <= SHOWN_ID_CHARACTERS:
+        return repr(value)
+    return f"{value[:SHOWN_ID_CHARACTERS]!r}... ({len(value):,} characters)"
+
+
 class LimitExceeded(SatwaError):
     """A size or count over its limit; names the setting that raises the limit."""
 

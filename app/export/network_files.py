@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from app.catalog import load_catalog
-from app.errors import NotFound
+from app.errors import NotFound, shown
 from app.export.network_export import EXPORT_FORMATS, export_bytes, network_graph
 from app.pipeline.networks import load_networks
 from app.settings import Settings
@@ -35,7 +35,7 @@ def write_network_files(
         if not networks:
             raise NotFound(
                 f"Expected the id of a current network (GET /v1/networks lists "
-                f"them); got {network_id!r}"
+                f"them); got {shown(network_id)}"
             )
     chart = network_graph(networks, graph)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.answers import detection_out, error_out, photo_facts
 from app.catalog import Catalog
-from app.errors import NotFound
+from app.errors import NotFound, shown
 from app.schemas import (
     AccountListingOut,
     AccountOut,
@@ -43,7 +43,9 @@ def listing_report(session: Session, catalog: Catalog, listing_id: str) -> Listi
         .where(Listing.id == listing_id)
     ).one_or_none()
     if row is None:
-        raise NotFound(f"No listing {listing_id!r}; expected an id a POST returned")
+        raise NotFound(
+            f"No listing {shown(listing_id)}; expected an id a POST returned"
+        )
     listing, account = row
     sightings = session.scalars(
         select(Sighting)
@@ -214,7 +216,7 @@ def account_report(session: Session, platform: str, handle: str) -> AccountOut:
         select(Account).where(Account.platform == platform, Account.handle == handle)
     )
     if account is None:
-        raise NotFound(f"No account {handle!r} on platform {platform!r}")
+        raise NotFound(f"No account {shown(handle)} on platform {shown(platform)}")
     listings = session.scalars(
         select(Listing)
         .where(Listing.account_id == account.id)

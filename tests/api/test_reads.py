@@ -123,3 +123,11 @@ def test_api_framework_error_has_documented_shape(
     error = response.json()["error"]
     assert error["code"] == code
     assert named in error["message"]
+
+
+def test_get_listing_huge_unknown_id_is_not_echoed_whole(client):
+    response = client.get(f"/v1/listings/{'x' * 60_000}")
+
+    assert response.status_code == 404
+    message = response.json()["error"]["message"]
+    assert len(message) < 300 and "60,000 characters" in message

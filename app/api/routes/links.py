@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from app.api.deps import Platform, SessionDep
-from app.errors import NotFound
+from app.errors import NotFound, shown
 from app.pipeline.linking import AccountGraph, load_account_graph
 from app.pipeline.networks import link_evidence
 
@@ -41,7 +41,8 @@ def get_account_links(platform: Platform, account: str, session: SessionDep):
     account_id = graph.account_id(platform, account)
     if account_id is None:
         raise NotFound(
-            f"Expected a known account; got {account!r} on {platform!r}, which no "
+            f"Expected a known account; got {shown(account)} on {shown(platform)}, "
+            "which no "
             "listing has come from (check the platform and handle)"
         )
     return {

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from app.api.deps import ServicesDep, SessionDep
-from app.errors import NotFound
+from app.errors import NotFound, shown
 from app.export.network_export import EXPORT_FORMATS, export_bytes, network_graph
 from app.pipeline.networks import (
     Network,
@@ -78,5 +78,5 @@ def _one(networks: list[Network], network_id: str) -> Network:
             return network
     raise NotFound(
         f"Expected the id of a current network (GET /v1/networks lists them); "
-        f"got {network_id!r}"
+        f"got {shown(network_id)}"
     )
