@@ -59,8 +59,15 @@ def serve(
     _check_port_free(settings.host, settings.port)
     tune_allocator()
     _upgrade(settings)
+    # uvicorn's own log (one access line per request) follows SATWA_LOG_LEVEL too.
+    log_level = settings.log_level.lower()
     if settings.server_processes == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+        )
         return
     # Each process builds its app from the environment: hand the options on.
     for name, value in (("HOST", host), ("PORT", port), ("DATABASE_URL", database_url)):
@@ -72,6 +79,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         workers=settings.server_processes,
+        log_level=log_level,
     )
 
 
