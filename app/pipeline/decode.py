@@ -200,6 +200,7 @@ def _content_frame(
     decoded_pixels = 0
     for index in range(max(frames, 1)):
         if index and decoded_pixels + _frame_pixels(opened, index) > max_pixels:
+            _check_pixels(opened, max_pixels, index)  # this frame alone: refused
             break  # the frames examined together stay within SATWA_MAX_PIXELS
         rgb = _load_frame(opened, index, max_pixels)
         decoded_pixels += rgb.width * rgb.height
