@@ -45,6 +45,9 @@ from app.store.upsert import insert_if_absent
 
 logger = logging.getLogger(__name__)
 
+_ACCOUNT_ID = "satwa_account_id"
+"""Session info key: the row id of the listing's account in a write transaction."""
+
 
 def platform_name(value: str) -> str:
     """A platform as stored and looked up: "Facebook", " facebook" and "facebook" are
@@ -63,6 +66,10 @@ class ListingSubmission:
     caption: str | None = None
     posted_at: datetime | None = None
     price: str | None = None
+
+    @property
+    def account_key(self) -> tuple[str, str]:
+        return (self.platform, self.account)
 
     @property
     def content_key(self) -> str:
@@ -99,6 +106,9 @@ class ListingIngest:
         self.scorer = scorer
         self.matcher = matcher
         self.catalog = catalog
+        self._account_ids: dict[tuple[str, str], int] = {}
+        """Committed accounts' row ids by (platform, handle): a row, once committed,
+        keeps its id for good, so repeat sellers cost no account queries."""
 
     def ingest(self, submission: ListingSubmission) -> IngestOutcome:
         started = time.perf_counter()
@@ -144,7 +154,12 @@ class ListingIngest:
     ) -> tuple[str, bool, list[ScoredPhoto]]:
         try:
             with self.database.writing() as session:
-                return self._write(session, submission, results)
+                listing_id, created, new_photos = self._write(
+                    session, submission, results
+                )
+            if created:  # committed: its account row now exists for good
+                self._account_ids[submission.account_key] = session.info[_ACCOUNT_ID]
+            return listing_id, created, new_photos
         except IntegrityError:
             # A concurrent request stored the same submission first.
             existing = self._stored_listing(submission.content_key)
@@ -186,7 +201,9 @@ class ListingIngest:
         results: Sequence[ScoredPhoto | RejectedPhoto],
         now: datetime,
     ) -> Listing:
-        account_id = _account_id(session, submission.platform, submission.account, now)
+        key = submission.account_key
+        account_id = self._account_ids.get(key) or _account_id(session, *key, now)
+        session.info[_ACCOUNT_ID] = account_id
         entries = [
             entry
             for result in results

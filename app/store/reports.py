@@ -47,8 +47,10 @@ def listing_report(session: Session, catalog: Catalog, listing_id: str) -> Listi
             f"No listing {shown(listing_id)}; expected an id a POST returned"
         )
     listing, account = row
-    sightings = session.scalars(
-        select(Sighting)
+    # Each sighting with its photo row in one query (a rejected photo has none).
+    sightings = session.execute(
+        select(Sighting, Photo)
+        .outerjoin(Photo, Photo.sha256 == Sighting.sha256)
         .where(Sighting.listing_id == listing_id)
         .order_by(Sighting.position)
     ).all()
@@ -62,11 +64,16 @@ def listing_report(session: Session, catalog: Catalog, listing_id: str) -> Listi
         price=listing.price,
         submitted_at=listing.submitted_at,
         risk=RiskOut(**listing.risk),
-        photos=[_photo_out(session, catalog, sighting) for sighting in sightings],
+        photos=[
+            _photo_out(session, catalog, sighting, photo)
+            for sighting, photo in sightings
+        ],
     )
 
 
-def _photo_out(session: Session, catalog: Catalog, sighting: Sighting) -> PhotoOut:
+def _photo_out(
+    session: Session, catalog: Catalog, sighting: Sighting, photo: Photo | None
+) -> PhotoOut:
     if sighting.status != "scored":
         return PhotoOut(
             filename=sighting.filename,
@@ -74,7 +81,6 @@ def _photo_out(session: Session, catalog: Catalog, sighting: Sighting) -> PhotoO
             status=sighting.status,
             error=error_out(sighting.error or {}),
         )
-    photo = session.get(Photo, sighting.sha256)
     return PhotoOut(
         filename=sighting.filename,
         sha256=sighting.sha256,

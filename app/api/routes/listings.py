@@ -10,7 +10,7 @@ from app.answers import error_out, rejected_photo_out
 from app.api.deps import ServicesDep, SessionDep
 from app.api.errors import status_for
 from app.api.listing_form import read_listing_form
-from app.pipeline.ingest import IngestOutcome
+from app.pipeline.ingest import IngestOutcome, ListingSubmission
 from app.schemas import ListingOut, RejectedListingOut
 from app.services import Services
 from app.store.reports import listing_report
@@ -58,12 +58,13 @@ async def post_listing(request: Request, services: ServicesDep) -> JSONResponse:
     photos were sent before; a 4xx when no photo could be scored (nothing stored)."""
     submission, form = await read_listing_form(request, services.settings)
     try:
-        outcome = await run_in_threadpool(services.ingest.ingest, submission)
+        outcome, listing = await run_in_threadpool(
+            _ingest_and_report, services, submission
+        )
     finally:
         await form.close()
-    if outcome.listing_id is None:
+    if listing is None:
         return _all_rejected(outcome)
-    listing = await run_in_threadpool(_report, services, outcome.listing_id)
     return JSONResponse(
         listing.model_dump(mode="json"), status_code=201 if outcome.created else 200
     )
@@ -74,9 +75,16 @@ def get_listing(listing_id: str, services: ServicesDep, session: SessionDep):
     return listing_report(session, services.scoring.catalog, listing_id)
 
 
-def _report(services: Services, listing_id: str) -> ListingOut:
+def _ingest_and_report(
+    services: Services, submission: ListingSubmission
+) -> tuple[IngestOutcome, ListingOut | None]:
+    """Ingest, then read the stored answer back, in one worker thread."""
+    outcome = services.ingest.ingest(submission)
+    if outcome.listing_id is None:
+        return outcome, None
     with services.database.session() as session:
-        return listing_report(session, services.scoring.catalog, listing_id)
+        listing = listing_report(session, services.scoring.catalog, outcome.listing_id)
+    return outcome, listing
 
 
 def _all_rejected(outcome: IngestOutcome) -> JSONResponse:
