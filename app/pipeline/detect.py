@@ -308,4 +308,3 @@ def _detections(
         )
         for box, score, label in zip(boxes, scores, classes, strict=True)
     ]
-
