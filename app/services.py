@@ -59,7 +59,7 @@ def build_refiners(settings: Settings) -> list[Refiner]:
     """Second stages run after the detector: the crop classifier, unless turned off."""
     if settings.classifier_weights is None:
         return []
-    from app.pipeline.classify import CropClassifier  # PyTorch only when used
+    from app.pipeline.classify import CropClassifier  # the second stage only when used
 
     return [
         CropClassifier.load(settings.classifier_weights, settings.inference_threads)

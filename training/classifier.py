@@ -31,7 +31,7 @@ import torch
 import yaml
 
 from app.errors import ConfigurationError
-from app.pipeline.classify import ClassifierHead, Refinement
+from app.pipeline.classifier_head import ClassifierHead, Refinement
 from app.pipeline.detect import DetectorOptions, load_detector
 from app.pipeline.imagenet import imagenet_labels
 from training.classifier_report import (

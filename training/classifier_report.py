@@ -10,7 +10,8 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from app.pipeline.classify import REFINEMENT_MIN_SCORE, ClassifierHead
+from app.pipeline.classifier_head import ClassifierHead
+from app.pipeline.classify import REFINEMENT_MIN_SCORE
 from training.crop_features import FeatureSet
 
 

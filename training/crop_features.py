@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app.pipeline.classify import CROP_MARGIN, FeatureExtractor, crops_batch
+from app.pipeline.classify import FeatureExtractor
+from app.pipeline.crops import CROP_MARGIN, crops_batch
 from app.pipeline.imagenet import INPUT_SIZE
 from training.sources import SourcePhoto, iter_source_photos, load_manifest
 from training.splits import assign_splits, photo_phash

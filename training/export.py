@@ -10,7 +10,8 @@ from pathlib import Path
 
 import torch
 
-from app.pipeline.classify import HEAD_METADATA_KEY, ClassifierHead, imagenet_readings
+from app.pipeline.classifier_head import HEAD_METADATA_KEY, ClassifierHead
+from app.pipeline.classify import imagenet_readings
 from app.pipeline.imagenet import INPUT_SIZE, load_imagenet_lite0
 from training.offline import keep_ultralytics_offline
 

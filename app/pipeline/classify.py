@@ -32,17 +32,16 @@ When the second stage overrides the detector (:meth:`CropClassifier.refine`):
 
 Every other detection keeps its label and ``stage="detector"``. The head file carries
 the resolved ImageNet groups, so a model file always classifies the way it was measured.
+The head and its storage are in app.pipeline.classifier_head; the crops are cut in
+app.pipeline.crops.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import logging
-import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -51,19 +50,16 @@ import numpy as np
 from PIL import Image
 
 from app.errors import ConfigurationError
+from app.pipeline.classifier_head import (
+    HEAD_METADATA_KEY,
+    ClassifierHead,
+    Refinement,
+    require_weights_file,
+)
+from app.pipeline.crops import crops_batch, whole_photo_box
 from app.pipeline.detect import Box, Detection, ModelInfo
-from app.pipeline.imagenet import INPUT_SIZE, MEAN, STD
 
 logger = logging.getLogger(__name__)
-
-HEAD_FORMAT = "satwa-classifier/1"
-"""Format tag inside the head file; a file with another tag is refused."""
-
-HEAD_METADATA_KEY = "satwa_head"
-"""ONNX metadata entry holding the head (JSON) in an exported classifier."""
-
-CROP_MARGIN = 0.1
-"""Context added around a box on each side, as a share of its longer side."""
 
 REFINEMENT_MIN_SCORE = 0.5
 """ImageNet probability of a refinement's classes at which it replaces its parent."""
@@ -95,28 +91,9 @@ IMAGENET_ANIMALS = slice(0, 398)
 """ImageNet-1k classes 0-397 are animals (fish to primates); 398-999 are objects, food,
 plants and scenes."""
 
-MAX_CROP_SIDE = 2048
-"""Widest square (pixels) cut at full resolution before shrinking to 224 (memory)."""
-
 MAX_CROPS_PER_PHOTO = 16
 """Most detections of one photo that are classified (the most confident); the others
 keep the detector's label. Bounds the CPU cost of a photo with many boxes."""
-
-_GREY = tuple(round(value * 255) for value in MEAN)
-_PIXEL_SCALE = (1 / (255 * np.array(STD, np.float32)))[:, None, None]
-_PIXEL_OFFSET = (-np.array(MEAN, np.float32) / np.array(STD, np.float32))[:, None, None]
-
-
-@dataclass(frozen=True)
-class Refinement:
-    """A label finer than a detector class, known only from ImageNet."""
-
-    label: str
-    parent: str
-    lookalike: bool
-    imagenet: tuple[int, ...]
-    reported: bool = True
-    """False: measured in training, never given to a detection (too unreliable)."""
 
 
 @dataclass(frozen=True)
@@ -144,186 +121,6 @@ class CropVerdict:
             return None
         score, label = max(passing)
         return label, score
-
-
-@dataclass(frozen=True)
-class ClassifierHead:
-    """The trained parts: the linear head, the ImageNet groups and the mixing weight."""
-
-    classes: tuple[str, ...]
-    weight: np.ndarray  # (classes, features)
-    bias: np.ndarray  # (classes,)
-    groups: dict[str, tuple[int, ...]]  # detector class -> ImageNet indices
-    refinements: tuple[Refinement, ...]
-    alpha: float
-
-    def head_probabilities(self, features: np.ndarray) -> np.ndarray:
-        return softmax(features @ self.weight.T + self.bias)
-
-    def zero_shot(self, imagenet_probabilities: np.ndarray) -> np.ndarray:
-        """(N, 1000) ImageNet probabilities -> (N, classes) summed per class."""
-        return np.stack(
-            [
-                imagenet_probabilities[:, self.groups[name]].sum(axis=1)
-                for name in self.classes
-            ],
-            axis=1,
-        )
-
-    def combined(
-        self, features: np.ndarray, imagenet_probabilities: np.ndarray
-    ) -> np.ndarray:
-        head = self.head_probabilities(features)
-        return self.alpha * head + (1 - self.alpha) * self.zero_shot(
-            imagenet_probabilities
-        )
-
-    def save(self, path: Path, extra: Mapping[str, object] | None = None) -> None:
-        """Write the head as a PyTorch file (what training makes and reads)."""
-        import torch
-
-        stored = self._fields()
-        stored["weight"] = torch.from_numpy(self.weight.astype(np.float32))
-        stored["bias"] = torch.from_numpy(self.bias.astype(np.float32))
-        torch.save({**stored, **dict(extra or {})}, path)
-
-    def to_json(self) -> str:
-        """The head as JSON (arrays as base64 float32), for ONNX metadata."""
-        stored = self._fields()
-        for name in ("weight", "bias"):
-            array = getattr(self, name).astype("<f4")
-            stored[name] = {
-                "shape": list(array.shape),
-                "float32": base64.b64encode(array.tobytes()).decode(),
-            }
-        return json.dumps(stored)
-
-    def _fields(self) -> dict[str, object]:
-        return {
-            "format": HEAD_FORMAT,
-            "classes": list(self.classes),
-            "groups": {name: list(index) for name, index in self.groups.items()},
-            "refinements": [
-                [
-                    item.label,
-                    item.parent,
-                    item.lookalike,
-                    list(item.imagenet),
-                    item.reported,
-                ]
-                for item in self.refinements
-            ],
-            "alpha": float(self.alpha),
-        }
-
-    @classmethod
-    def read(cls, path: Path) -> ClassifierHead:
-        """Read a head file written by :meth:`save` (needs PyTorch)."""
-        import torch
-
-        _require_file(path)
-        stored = torch.load(path, map_location="cpu", weights_only=True)
-        _check_format(stored, path)
-        return cls._from_fields(
-            stored, stored["weight"].numpy(), stored["bias"].numpy()
-        )
-
-    @classmethod
-    def from_json(cls, text: str, source: Path) -> ClassifierHead:
-        stored = json.loads(text)
-        _check_format(stored, source)
-        weight, bias = (
-            np.frombuffer(
-                base64.b64decode(stored[name]["float32"]), dtype="<f4"
-            ).reshape(stored[name]["shape"])
-            for name in ("weight", "bias")
-        )
-        return cls._from_fields(stored, weight, bias)
-
-    @classmethod
-    def _from_fields(
-        cls, stored: Mapping, weight: np.ndarray, bias: np.ndarray
-    ) -> ClassifierHead:
-        return cls(
-            classes=tuple(stored["classes"]),
-            weight=weight,
-            bias=bias,
-            groups={name: tuple(index) for name, index in stored["groups"].items()},
-            refinements=tuple(
-                Refinement(label, parent, bool(lookalike), tuple(index), bool(reported))
-                for label, parent, lookalike, index, reported in stored["refinements"]
-            ),
-            alpha=float(stored["alpha"]),
-        )
-
-
-def _require_file(path: Path) -> None:
-    if not path.is_file():
-        raise ConfigurationError(
-            f"Classifier weights {path} not found; expected the .onnx file "
-            "training/export.py writes or the .pt head `python -m training.classifier` "
-            "writes (SATWA_CLASSIFIER_WEIGHTS)"
-        )
-
-
-def _check_format(stored: Mapping, path: Path) -> None:
-    if stored.get("format") != HEAD_FORMAT:
-        raise ConfigurationError(
-            f"Classifier head {path} has format {stored.get('format')!r}; "
-            f"expected {HEAD_FORMAT!r}: retrain with "
-            "`python -m training.classifier`"
-        )
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
-def square_crop(
-    image: Image.Image, box: Box, margin: float = CROP_MARGIN
-) -> Image.Image:
-    """The box widened by ``margin``, made square around its centre, at 224 px.
-
-    Parts of the square outside the photo are grey (the network's input mean), so the
-    animal keeps its shape whatever the box's aspect ratio. A square wider than
-    ``MAX_CROP_SIDE`` is cut from a copy of the photo shrunk by a whole factor first:
-    the grey canvas of a long thin photo's square would otherwise take gigabytes.
-    """
-    x1, y1, x2, y2 = box
-    side = max(x2 - x1, y2 - y1, 1.0) * (1 + 2 * margin)
-    factor = math.ceil(side / MAX_CROP_SIDE)
-    if factor > 1:
-        shrunk = image.reduce(factor)
-        return square_crop(
-            shrunk, tuple(value / factor for value in box), margin=margin
-        )
-    left, top = (x1 + x2 - side) / 2, (y1 + y2 - side) / 2
-    square = (round(left), round(top), round(left + side), round(top + side))
-    inside = (
-        max(square[0], 0),
-        max(square[1], 0),
-        min(square[2], image.width),
-        min(square[3], image.height),
-    )
-    canvas = Image.new("RGB", (square[2] - square[0], square[3] - square[1]), _GREY)
-    if inside[2] > inside[0] and inside[3] > inside[1]:
-        canvas.paste(image.crop(inside), (inside[0] - square[0], inside[1] - square[1]))
-    return canvas.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
-
-
-def crops_batch(image: Image.Image, boxes: Sequence[Box]) -> np.ndarray:
-    """The square crops of ``boxes`` as one normalised (N, 3, 224, 224) float32
-    batch."""
-    pixels = np.stack([np.asarray(square_crop(image, box)) for box in boxes])
-    batch = pixels.transpose(0, 3, 1, 2).astype(np.float32)
-    batch *= _PIXEL_SCALE  # (pixel / 255 - mean) / std, in two passes over the batch
-    batch += _PIXEL_OFFSET
-    return batch
-
-
-def whole_photo_box(image: Image.Image) -> Box:
-    return (0.0, 0.0, float(image.width), float(image.height))
 
 
 class CropNetwork(Protocol):
@@ -391,7 +188,7 @@ class CropClassifier:
         (PyTorch). ``threads`` > 0 sets the inference threads (for PyTorch, its
         process-wide count), as ``SATWA_INFERENCE_THREADS`` does for the detector."""
         started = time.perf_counter()
-        _require_file(weights)
+        require_weights_file(weights)
         if weights.suffix == ".onnx":
             head, network = _load_onnx(weights, threads)
         elif weights.suffix == ".pt":

@@ -16,15 +16,9 @@ import torch
 from PIL import Image
 
 from app.errors import ConfigurationError
-from app.pipeline.classify import (
-    MAX_CROPS_PER_PHOTO,
-    ClassifierHead,
-    CropClassifier,
-    Refinement,
-    crops_batch,
-    square_crop,
-    whole_photo_box,
-)
+from app.pipeline.classifier_head import ClassifierHead, Refinement
+from app.pipeline.classify import MAX_CROPS_PER_PHOTO, CropClassifier
+from app.pipeline.crops import crops_batch, square_crop, whole_photo_box
 from app.pipeline.detect import Detection, ModelInfo
 from tests.factories import REPO_ROOT, dataset_photos
 
@@ -331,7 +325,7 @@ def test_square_crop_long_thin_photo_stays_within_2_gb(size):
         "import resource, sys\n"
         "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
         "from PIL import Image\n"
-        "from app.pipeline.classify import square_crop, whole_photo_box\n"
+        "from app.pipeline.crops import square_crop, whole_photo_box\n"
         f"photo = Image.new('RGB', {size}, (120, 80, 40))\n"
         "crop = square_crop(photo, whole_photo_box(photo))\n"
         "print(crop.size)\n"

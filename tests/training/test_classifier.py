@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from app.errors import ConfigurationError
-from app.pipeline.classify import ClassifierHead
+from app.pipeline.classifier_head import ClassifierHead
 from app.pipeline.imagenet import imagenet_labels
 from tests.drawn_animals import DRAWN_CLASSES, write_class_folders
 from tests.factories import REPO_ROOT
