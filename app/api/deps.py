@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 
@@ -27,4 +27,13 @@ def get_session(
 ServicesDep = Annotated[Services, Depends(get_services)]
 SessionDep = Annotated[Session, Depends(get_session)]
 Platform = Annotated[str, AfterValidator(platform_name)]
+Sha256 = Annotated[
+    str,
+    Path(
+        pattern="^[0-9a-fA-F]{64}$",
+        description="A photo's SHA-256: 64 hex digits (either case).",
+    ),
+    AfterValidator(str.lower),
+]
+"""A photo id in a path: anything else is a 422 naming the parameter."""
 """A platform in a path, spelt as stored (see ``platform_name``)."""

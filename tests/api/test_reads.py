@@ -131,3 +131,26 @@ def test_get_listing_huge_unknown_id_is_not_echoed_whole(client):
     assert response.status_code == 404
     message = response.json()["error"]["message"]
     assert len(message) < 300 and "60,000 characters" in message
+
+
+@pytest.mark.parametrize("sha256", ["not-a-sha", "g" * 64, "a" * 63])
+def test_get_photo_malformed_sha256_gives_422_naming_it(client, sha256):
+    for path in (f"/v1/photos/{sha256}", f"/v1/photos/{sha256}/original"):
+        response = client.get(path)
+        assert response.status_code == 422, path
+        assert "sha256" in response.json()["error"]["message"]
+
+
+def test_get_photo_upper_case_sha256_finds_the_photo(client):
+    sha256 = post(client, "31a")["photos"][0]["sha256"]
+
+    response = client.get(f"/v1/photos/{sha256.upper()}")
+
+    assert response.status_code == 200
+    assert response.json()["sha256"] == sha256
+
+
+def test_healthz_answers_head(client):
+    response = client.head("/healthz")
+
+    assert response.status_code == 200

@@ -10,6 +10,7 @@ from app.api.deps import ServicesDep, SessionDep
 router = APIRouter(tags=["health"])
 
 
+@router.head("/healthz", include_in_schema=False)  # monitors that probe with HEAD
 @router.get("/healthz", summary="Liveness and readiness")
 def healthz(services: ServicesDep, session: SessionDep) -> dict[str, object]:
     session.execute(text("SELECT 1"))
