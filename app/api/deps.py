@@ -27,6 +27,8 @@ def get_session(
 ServicesDep = Annotated[Services, Depends(get_services)]
 SessionDep = Annotated[Session, Depends(get_session)]
 Platform = Annotated[str, AfterValidator(platform_name)]
+Handle = Annotated[str, AfterValidator(str.strip)]
+"""An account handle in a path, without surrounding spaces, as stored."""
 Sha256 = Annotated[
     str,
     Path(

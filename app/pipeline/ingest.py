@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import time
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,9 +51,10 @@ _ACCOUNT_ID = "satwa_account_id"
 
 
 def platform_name(value: str) -> str:
-    """A platform as stored and looked up: "Facebook", " facebook" and "facebook" are
-    one platform, so a crawler's spelling never splits a seller in two."""
-    return value.strip().lower()
+    """A platform as stored and looked up: "Facebook", " facebook", "ＦＡＣＥＢＯＯＫ"
+    (full-width) and "facebook" are one platform, so a crawler's spelling never splits
+    a seller in two."""
+    return unicodedata.normalize("NFKC", value).strip().lower()
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ def test_get_account_lists_its_listings_and_photos(client):
 
 
 def test_platform_spelling_is_one_platform_in_listings_and_account_reads(client):
-    first = post(client, "28a", platform=" Instagram", account="burung.murah")
+    first = post(client, "28a", platform=" Instagram", account=" burung.murah ")
     again = post(
         client,
         "28a",
@@ -67,8 +67,8 @@ def test_platform_spelling_is_one_platform_in_listings_and_account_reads(client)
     )
 
     assert first["platform"] == again["platform"] == "instagram"
-    for spelling in ("instagram", "Instagram"):
-        account = client.get(f"/v1/accounts/{spelling}/burung.murah").json()
+    for spelling in ("instagram", "Instagram", "ＩＮＳＴＡＧＲＡＭ"):
+        account = client.get(f"/v1/accounts/{spelling}/%20burung.murah%20").json()
         assert account["platform"] == "instagram"
         assert {entry["listing_id"] for entry in account["listings"]} == {
             first["listing_id"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import Platform, SessionDep
+from app.api.deps import Handle, Platform, SessionDep
 from app.schemas import AccountOut
 from app.store.reports import account_report
 
@@ -12,5 +12,5 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 
 @router.get("/{platform}/{account}", response_model=AccountOut, summary="An account")
-def get_account(platform: Platform, account: str, session: SessionDep):
+def get_account(platform: Platform, account: Handle, session: SessionDep):
     return account_report(session, platform, account)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from app.api.deps import Platform, SessionDep
+from app.api.deps import Handle, Platform, SessionDep
 from app.errors import NotFound, shown
 from app.pipeline.linking import AccountGraph, load_account_graph
 from app.pipeline.networks import link_evidence
@@ -36,7 +36,7 @@ class AccountLinksOut(BaseModel):
     response_model=AccountLinksOut,
     summary="Accounts linked by shared photos or contact numbers",
 )
-def get_account_links(platform: Platform, account: str, session: SessionDep):
+def get_account_links(platform: Platform, account: Handle, session: SessionDep):
     graph, _records = load_account_graph(session)
     account_id = graph.account_id(platform, account)
     if account_id is None:
