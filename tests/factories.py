@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import random
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -133,4 +135,17 @@ def multi_page_tiff(*sizes: tuple[int, int]) -> bytes:
     first, *rest = (Image.new("RGB", size) for size in sizes)
     return encode(
         first, "TIFF", save_all=True, append_images=rest, compression="tiff_deflate"
+    )
+
+
+def run_python(script: str) -> subprocess.CompletedProcess:
+    """``script`` in a fresh interpreter in the repository (process-wide state such
+    as imported modules and memory limits stays out of the test process)."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
