@@ -199,31 +199,21 @@ def _content_frame(
     first: Image.Image | None = None
     decoded_pixels = 0
     for index in range(max(frames, 1)):
-        if index and decoded_pixels + _frame_pixels(opened, index) > max_pixels:
-            _check_pixels(opened, max_pixels, index)  # this frame alone: refused
-            break  # the frames examined together stay within SATWA_MAX_PIXELS
-        rgb = _load_frame(opened, index, max_pixels)
+        if index:
+            # Each TIFF page (and some animation frames) has its own size: check it
+            # before its pixels are allocated, not only the first one's.
+            opened.seek(index)
+            _check_pixels(opened, max_pixels, index)
+            if decoded_pixels + opened.width * opened.height > max_pixels:
+                break  # the frames examined together stay within SATWA_MAX_PIXELS
+        opened.load()
+        rgb = to_rgb(opened)
         decoded_pixels += rgb.width * rgb.height
         if frames <= 1 or _has_content(rgb):  # a still photo is its own answer
             return index, rgb
         first = first or rgb
     assert first is not None
     return 0, first
-
-
-def _frame_pixels(opened: Image.Image, index: int) -> int:
-    opened.seek(index)
-    return opened.width * opened.height
-
-
-def _load_frame(opened: Image.Image, index: int, max_pixels: int) -> Image.Image:
-    if index:
-        # Each TIFF page (and some animation frames) has its own size: check it
-        # before its pixels are allocated, not only the first one's.
-        opened.seek(index)
-        _check_pixels(opened, max_pixels, index)
-    opened.load()
-    return to_rgb(opened)
 
 
 def _truncated(error: Exception | None = None) -> CorruptPhoto:
