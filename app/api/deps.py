@@ -27,6 +27,7 @@ def get_session(
 ServicesDep = Annotated[Services, Depends(get_services)]
 SessionDep = Annotated[Session, Depends(get_session)]
 Platform = Annotated[str, AfterValidator(platform_name)]
+"""A platform in a path, spelt as stored (see ``platform_name``)."""
 Handle = Annotated[str, AfterValidator(str.strip)]
 """An account handle in a path, without surrounding spaces, as stored."""
 Sha256 = Annotated[
@@ -38,4 +39,3 @@ Sha256 = Annotated[
     AfterValidator(str.lower),
 ]
 """A photo id in a path: anything else is a 422 naming the parameter."""
-"""A platform in a path, spelt as stored (see ``platform_name``)."""

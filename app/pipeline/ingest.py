@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -45,9 +46,6 @@ from app.store.models import Account, Detection, Listing, Photo, Sighting, utc_n
 from app.store.upsert import insert_if_absent
 
 logger = logging.getLogger(__name__)
-
-_ACCOUNT_ID = "satwa_account_id"
-"""Session info key: the row id of the listing's account in a write transaction."""
 
 
 def platform_name(value: str) -> str:
@@ -81,6 +79,15 @@ class ListingSubmission:
         photos = [photo.sha256 for photo in self.photos]
         parts = [self.platform, self.account, self.listing_url, *photos]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+class _Written(NamedTuple):
+    """What a write transaction did; ``account_id`` is set when it added a listing."""
+
+    listing_id: str
+    created: bool
+    new_photos: list[ScoredPhoto]
+    account_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -156,12 +163,10 @@ class ListingIngest:
     ) -> tuple[str, bool, list[ScoredPhoto]]:
         try:
             with self.database.writing() as session:
-                listing_id, created, new_photos = self._write(
-                    session, submission, results
-                )
-            if created:  # committed: its account row now exists for good
-                self._account_ids[submission.account_key] = session.info[_ACCOUNT_ID]
-            return listing_id, created, new_photos
+                written = self._write(session, submission, results)
+            if written.account_id is not None:  # committed: the row exists for good
+                self._account_ids[submission.account_key] = written.account_id
+            return written.listing_id, written.created, written.new_photos
         except IntegrityError:
             # A concurrent request stored the same submission first.
             existing = self._stored_listing(submission.content_key)
@@ -174,11 +179,11 @@ class ListingIngest:
         session: Session,
         submission: ListingSubmission,
         results: Sequence[ScoredPhoto | RejectedPhoto],
-    ) -> tuple[str, bool, list[ScoredPhoto]]:
+    ) -> _Written:
         query = select(Listing.id).where(Listing.content_key == submission.content_key)
         existing = session.scalar(query)
         if existing is not None:
-            return existing, False, []
+            return _Written(existing, False, [])
         now = utc_now()
         listing = self._add_listing(session, submission, results, now)
         new_photos = [
@@ -194,7 +199,7 @@ class ListingIngest:
                 for position, result in enumerate(results)
             ],
         )
-        return listing.id, True, new_photos
+        return _Written(listing.id, True, new_photos, listing.account_id)
 
     def _add_listing(
         self,
@@ -205,7 +210,6 @@ class ListingIngest:
     ) -> Listing:
         key = submission.account_key
         account_id = self._account_ids.get(key) or _account_id(session, *key, now)
-        session.info[_ACCOUNT_ID] = account_id
         entries = [
             entry
             for result in results

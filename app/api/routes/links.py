@@ -42,8 +42,7 @@ def get_account_links(platform: Platform, account: Handle, session: SessionDep):
     if account_id is None:
         raise NotFound(
             f"Expected a known account; got {shown(account)} on {shown(platform)}, "
-            "which no "
-            "listing has come from (check the platform and handle)"
+            "which no listing has come from (check the platform and handle)"
         )
     return {
         "platform": platform,
