@@ -26,8 +26,8 @@ from pathlib import Path
 
 import yaml
 
+from app.offline_ultralytics import import_ultralytics_offline
 from training.boxes import iou
-from training.offline import keep_ultralytics_offline
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def top_labels(
     weights: Path, photos: Sequence[tuple[Path, str]], imgsz: int
 ) -> list[PhotoVerdict]:
     """The most confident detection of each photo at the serving threshold."""
-    keep_ultralytics_offline()
+    import_ultralytics_offline()
     from ultralytics import YOLO
 
     model = YOLO(str(weights), task="detect")
@@ -123,7 +123,7 @@ def _verdict(path: Path, truth: str, result) -> PhotoVerdict:
 
 def box_metrics(weights: Path, data_yaml: Path, imgsz: int) -> dict:
     """Per-class precision, recall, mAP50, mAP50-95 on the test split."""
-    keep_ultralytics_offline()
+    import_ultralytics_offline()
     from ultralytics import YOLO
 
     metrics = YOLO(str(weights)).val(

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import torch
 
+from app.offline_ultralytics import import_ultralytics_offline
 from app.pipeline.classifier_head import HEAD_METADATA_KEY, ClassifierHead
 from app.pipeline.classify import imagenet_readings
 from app.pipeline.imagenet import INPUT_SIZE, load_imagenet_lite0
-from training.offline import keep_ultralytics_offline
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def export_onnx(weights_path: Path, imgsz: int) -> Path:
     long side and pads the short side only to the model's stride, as Ultralytics'
     own predict does, which spares the work a square input spends on padding.
     """
-    keep_ultralytics_offline()
+    import_ultralytics_offline()
     from ultralytics import YOLO
 
     with warnings.catch_warnings():

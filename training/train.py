@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from app.offline_ultralytics import import_ultralytics_offline
 from training.dataset import build_dataset
-from training.offline import keep_ultralytics_offline
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def pick_device() -> str:
 
 def fine_tune(config: dict, data_yaml: Path, work_dir: Path) -> Path:
     """Fine-tune from the init weights; returns the best checkpoint."""
-    keep_ultralytics_offline()
+    import_ultralytics_offline()
     from ultralytics import YOLO
 
     model = YOLO(config["init_weights"])
