@@ -38,7 +38,6 @@ app.pipeline.crops.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Sequence
@@ -57,7 +56,7 @@ from app.pipeline.classifier_head import (
     require_weights_file,
 )
 from app.pipeline.crops import crops_batch, whole_photo_box
-from app.pipeline.detect import Box, Detection, ModelInfo
+from app.pipeline.detect import Box, Detection, ModelInfo, model_info
 
 logger = logging.getLogger(__name__)
 
@@ -199,13 +198,12 @@ class CropClassifier:
                 "expected .onnx (ONNX Runtime) or .pt (PyTorch) "
                 "(SATWA_CLASSIFIER_WEIGHTS)"
             )
-        digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-        classifier = cls(head, ModelInfo(weights.name, digest), network)
+        classifier = cls(head, model_info(weights), network)
         logger.info(
             "Loaded crop classifier %s (sha256 %s, %d classes, %d refinements) "
             "in %.2f s",
             weights.name,
-            digest[:12],
+            classifier.model.sha256[:12],
             len(head.classes),
             len(head.refinements),
             time.perf_counter() - started,
