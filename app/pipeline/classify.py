@@ -57,6 +57,7 @@ from app.pipeline.classifier_head import (
 )
 from app.pipeline.crops import crops_batch, whole_photo_box
 from app.pipeline.detect import Box, Detection, ModelInfo, model_info
+from app.pipeline.onnx_session import cpu_session, run_each
 
 logger = logging.getLogger(__name__)
 
@@ -161,10 +162,9 @@ class OnnxCropNetwork:
 
     def __init__(self, session) -> None:
         self._session = session
-        self._input = session.get_inputs()[0].name
 
     def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        pooled, probabilities = self._session.run(None, {self._input: batch})
+        pooled, probabilities = run_each(self._session, batch)
         return pooled, probabilities
 
 
@@ -286,14 +286,7 @@ class CropClassifier:
 
 
 def _load_onnx(weights: Path, threads: int) -> tuple[ClassifierHead, CropNetwork]:
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(
-        str(weights), options, providers=["CPUExecutionProvider"]
-    )
+    session = cpu_session(weights, threads)
     metadata = session.get_modelmeta().custom_metadata_map
     if HEAD_METADATA_KEY not in metadata:
         raise ConfigurationError(

@@ -28,6 +28,7 @@ from PIL import Image
 
 from app.errors import ConfigurationError
 from app.offline_ultralytics import import_ultralytics_offline
+from app.pipeline.onnx_session import cpu_session
 
 logger = logging.getLogger(__name__)
 
@@ -125,14 +126,7 @@ class OnnxDetector:
     """The exported detector on ONNX Runtime's CPU provider (thread-safe)."""
 
     def __init__(self, weights: Path, options: DetectorOptions) -> None:
-        import onnxruntime
-
-        session_options = onnxruntime.SessionOptions()
-        session_options.intra_op_num_threads = options.inference_threads
-        session_options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(
-            str(weights), session_options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(weights, options.inference_threads)
         self._input = self._session.get_inputs()[0].name
         metadata = self._session.get_modelmeta().custom_metadata_map
         self.names = _names(metadata, weights)
