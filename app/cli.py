@@ -8,17 +8,19 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import track
-from rich.table import Table
 
-from app.answers import rejected_photo_out, scored_photo_out
-from app.pipeline.scoring import ReceivedPhoto, ScoredPhoto
-from app.schemas import PhotoOut
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from app.schemas import PhotoOut
+
+# Scoring and its libraries are imported inside the commands that use them: `satwa
+# serve` with several processes keeps only a small supervisor resident beside them.
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +54,14 @@ def serve(
     """Run the HTTP API (migrates the database first)."""
     import uvicorn
 
-    from app.allocator import tune_allocator
-    from app.api.app import create_app
-
     settings = _settings(host=host, port=port, database_url=database_url)
     _check_port_free(settings.host, settings.port)
-    tune_allocator()
     _upgrade(settings)
     # uvicorn's own log (one access line per request) follows SATWA_LOG_LEVEL too.
     log_level = settings.log_level.lower()
     if settings.server_processes == 1:
+        from app.api.app import create_app
+
         uvicorn.run(
             create_app(settings),
             host=settings.host,
@@ -109,6 +109,11 @@ def scan(
     weights: Annotated[Path | None, typer.Option(help="SATWA_WEIGHTS")] = None,
 ) -> None:
     """Score photos locally, without a server and without storing anything."""
+    from rich.console import Console
+    from rich.progress import track
+
+    from app.answers import rejected_photo_out, scored_photo_out
+    from app.pipeline.scoring import ReceivedPhoto, ScoredPhoto
     from app.services import build_scoring
 
     settings = _settings(weights=weights)
@@ -191,6 +196,8 @@ def photo_files(paths: list[Path]) -> Iterator[tuple[Path, str]]:
 
 
 def scan_table(answers: list[PhotoOut]) -> Table:
+    from rich.table import Table
+
     table = Table("file", "label", "confidence", "catalogue species", "status")
     table.columns[0].overflow = "fold"
     for answer in answers:

@@ -14,6 +14,7 @@ from app.offline_ultralytics import import_ultralytics_offline
 from app.pipeline.classifier_head import HEAD_METADATA_KEY, ClassifierHead
 from app.pipeline.classify import imagenet_readings
 from app.pipeline.imagenet import INPUT_SIZE, load_imagenet_lite0
+from app.pipeline.onnx_session import BATCH_DIMENSION
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def export_classifier_onnx(head_path: Path, target: Path | None = None) -> Path:
             input_names=["crops"],
             output_names=["features", "imagenet"],
             dynamic_axes={
-                name: {0: "batch"} for name in ("crops", "features", "imagenet")
+                name: {0: BATCH_DIMENSION} for name in ("crops", "features", "imagenet")
             },
             opset_version=CLASSIFIER_OPSET,
             dynamo=False,
