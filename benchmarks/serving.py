@@ -7,9 +7,10 @@ Ultralytics predict (PyTorch, one photo after the other) on the same photos with
 server stopped, twice: at Ultralytics' default image size (``imgsz=640``) and at the
 size the checkpoint was trained at (what ``predict`` uses when none is given; 256 for
 the shipped detector). Prints photos per second, p50/p99 latency, the ratio to each
-baseline, resident memory (the largest server process, now and at its peak, and all
-of the server's processes together) and top-label accuracy of the service and of
-each baseline.
+baseline (of the medians, and round by round), CPU milliseconds per photo (all the
+server's processes; all of PyTorch's threads for a baseline), resident memory (the
+largest server process, now and at its peak, and all of the server's processes
+together) and top-label accuracy of the service and of each baseline.
 
 The photos are the detector's test split (weights/satwa-detector.run/
 dataset_manifest.csv: real photos from ../shared/datasets never trained on, with their
@@ -121,6 +122,10 @@ class Server:
             sum(rss for rss, _ in readings),
         )
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes have used so far."""
+        return sum(_cpu_seconds(pid) for pid in _process_tree(self.process.pid))
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
@@ -135,6 +140,11 @@ def _memory_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(
         fields["VmHWM"].split()[0]
     ) / 1024
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _process_tree(pid: int) -> list[int]:
@@ -171,16 +181,18 @@ def run_level(
             client = clients_by_thread[number % clients]
             return post_listing(client, server.url, photos[number], number)
 
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), server.cpu_seconds()
         with ThreadPoolExecutor(clients) as pool:
             results = list(pool.map(work, range(len(photos))))
         elapsed = time.perf_counter() - started
+        cpu = server.cpu_seconds() - cpu_started
         rss, peak, total = server.memory_mb()
     finally:
         server.stop()
     return {
         "clients": clients,
         "photos_per_s": len(photos) / elapsed,
+        "cpu_ms": 1000 * cpu / len(photos),
         "latencies": [latency for latency, _ in results],
         "rss_mb": rss,
         "peak_rss_mb": peak,
@@ -196,6 +208,8 @@ def summarise(runs: list[dict]) -> dict:
     return {
         "clients": runs[0]["clients"],
         "photos_per_s": statistics.median(run["photos_per_s"] for run in runs),
+        "cpu_ms": statistics.median(run["cpu_ms"] for run in runs),
+        "rounds": [run["photos_per_s"] for run in runs],
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
         **{
@@ -208,20 +222,31 @@ def summarise(runs: list[dict]) -> dict:
 
 def run_baseline(
     photos: list[Path], model, imgsz: int | None
-) -> tuple[float, list[str | None]]:
+) -> tuple[float, list[str | None], float]:
     """Plain Ultralytics predict on PyTorch, one photo at a time; ``imgsz`` None is
-    predict's own choice (the checkpoint's training size)."""
+    predict's own choice (the checkpoint's training size). Returns photos/s, the top
+    labels and this process's CPU milliseconds per photo (all PyTorch's threads)."""
     size = {} if imgsz is None else {"imgsz": imgsz}
     model.predict(str(photos[0]), verbose=False, **size)
     labels: list[str | None] = []
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _own_cpu_seconds()
     for photo in photos:
         (result,) = model.predict(str(photo), verbose=False, **size)
         best = int(result.boxes.conf.argmax()) if len(result.boxes) else None
         labels.append(
             None if best is None else result.names[int(result.boxes.cls[best])]
         )
-    return len(photos) / (time.perf_counter() - started), labels
+    elapsed, cpu = time.perf_counter() - started, _own_cpu_seconds() - cpu_started
+    return len(photos) / elapsed, labels, 1000 * cpu / len(photos)
+
+
+def _own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _rounds(values: list[float]) -> str:
+    return " ".join(f"{value:.2f}" for value in values)
 
 
 def top_label(answer: dict) -> str | None:
@@ -289,7 +314,7 @@ def main() -> None:
         "checkpoint's imgsz (predict without imgsz)": None,
     }
     level_runs: dict[int, list[dict]] = defaultdict(list)
-    baseline_runs: dict[str, list[tuple[float, list]]] = defaultdict(list)
+    baseline_runs: dict[str, list[tuple[float, list, float]]] = defaultdict(list)
     for _ in range(args.rounds):
         for clients in args.levels:
             level_runs[clients].append(
@@ -300,18 +325,21 @@ def main() -> None:
     levels = [summarise(level_runs[clients]) for clients in args.levels]
 
     print("\nbaseline: plain Ultralytics predict, PyTorch, one photo at a time")
-    rates = []
+    rates, round_rates = [], []
     for name, runs in baseline_runs.items():
-        rate = statistics.median(rate for rate, _ in runs)
+        rate = statistics.median(rate for rate, _, _ in runs)
         rates.append(rate)
+        round_rates.append([rate for rate, _, _ in runs])
+        cpu_ms = statistics.median(cpu for _, _, cpu in runs)
         print(
-            f"  {name}: {rate:.2f} photos/s, top-label accuracy "
+            f"  {name}: {rate:.2f} photos/s ({_rounds(round_rates[-1])}), "
+            f"{cpu_ms:.1f} CPU ms/photo, top-label accuracy "
             f"{accuracy(runs[0][1], truths):.3f}"
         )
     print(
         f"\n{'clients':>7} {'photos/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'ratio@640':>9} {'ratio@ckpt':>10} {'RSS MB':>7} {'peak MB':>8} "
-        f"{'all MB':>7}"
+        f"{'ratio@640':>9} {'ratio@ckpt':>10} {'CPU ms':>7} {'RSS MB':>7} "
+        f"{'peak MB':>8} {'all MB':>7}"
     )
     for level in levels:
         print(
@@ -319,8 +347,19 @@ def main() -> None:
             f"{level['p50_ms']:>8.0f} {level['p99_ms']:>8.0f} "
             f"{level['photos_per_s'] / rates[0]:>9.2f} "
             f"{level['photos_per_s'] / rates[1]:>10.2f} "
+            f"{level['cpu_ms']:>7.1f} "
             f"{level['rss_mb']:>7.0f} {level['peak_rss_mb']:>8.0f} "
             f"{level['total_rss_mb']:>7.0f}"
+        )
+    print("\nper round (service photos/s / the same round's predict@640 photos/s):")
+    for level in levels:
+        ratios = [
+            service / baseline
+            for service, baseline in zip(level["rounds"], round_rates[0], strict=True)
+        ]
+        print(
+            f"  {level['clients']} clients: {_rounds(level['rounds'])} photos/s; "
+            f"ratios {_rounds(ratios)}, median {statistics.median(ratios):.2f}"
         )
     service_labels = [top_label(answer) for answer in levels[0]["answers"]]
     print(f"\nservice top-label accuracy: {accuracy(service_labels, truths):.3f}")

@@ -11,7 +11,7 @@ Order of work, chosen for crash safety and for SQLite's single writer:
 4. One short write transaction records account, listing, photos, detections,
    sightings and the photos' hashes and matches; the listing only exists once it
    has committed, and the answer is sent after that.
-5. The matcher takes the committed hashes into its in-memory index.
+5. The matcher takes the committed hashes into its in-memory index at its next search.
 """
 
 from __future__ import annotations
@@ -86,7 +86,6 @@ class _Written(NamedTuple):
 
     listing_id: str
     created: bool
-    new_photos: list[ScoredPhoto]
     account_id: int | None = None
 
 
@@ -131,9 +130,7 @@ class ListingIngest:
         if not scored:
             return IngestOutcome(None, created=False, rejected=rejected)
 
-        listing_id, created, new_photos = self._record(submission, results)
-        for photo in new_photos:
-            self.matcher.add(photo.received.sha256, photo.hashes)
+        listing_id, created = self._record(submission, results)
         logger.info(
             "Listing %s from %s/%s: %s photos scored, %s rejected in %.2f s",
             listing_id,
@@ -160,19 +157,19 @@ class ListingIngest:
         self,
         submission: ListingSubmission,
         results: Sequence[ScoredPhoto | RejectedPhoto],
-    ) -> tuple[str, bool, list[ScoredPhoto]]:
+    ) -> tuple[str, bool]:
         try:
             with self.database.writing() as session:
                 written = self._write(session, submission, results)
             if written.account_id is not None:  # committed: the row exists for good
                 self._account_ids[submission.account_key] = written.account_id
-            return written.listing_id, written.created, written.new_photos
+            return written.listing_id, written.created
         except IntegrityError:
             # A concurrent request stored the same submission first.
             existing = self._stored_listing(submission.content_key)
             if existing is None:
                 raise
-            return existing, False, []
+            return existing, False
 
     def _write(
         self,
@@ -183,14 +180,12 @@ class ListingIngest:
         query = select(Listing.id).where(Listing.content_key == submission.content_key)
         existing = session.scalar(query)
         if existing is not None:
-            return _Written(existing, False, [])
+            return _Written(existing, False)
         now = utc_now()
         listing = self._add_listing(session, submission, results, now)
-        new_photos = [
-            result
-            for result in results
-            if isinstance(result, ScoredPhoto) and self._add_photo(session, result, now)
-        ]
+        for result in results:
+            if isinstance(result, ScoredPhoto):
+                self._add_photo(session, result, now)
         # Bulk INSERTs (executemany) rather than ORM objects, here and for detections.
         session.execute(
             insert(Sighting),
@@ -199,7 +194,7 @@ class ListingIngest:
                 for position, result in enumerate(results)
             ],
         )
-        return _Written(listing.id, True, new_photos, listing.account_id)
+        return _Written(listing.id, True, listing.account_id)
 
     def _add_listing(
         self,
@@ -232,8 +227,8 @@ class ListingIngest:
         session.flush()
         return listing
 
-    def _add_photo(self, session: Session, photo: ScoredPhoto, now: datetime) -> bool:
-        """Record a photo seen for the first time; False when it was already known."""
+    def _add_photo(self, session: Session, photo: ScoredPhoto, now: datetime) -> None:
+        """Record a photo seen for the first time (nothing when it is known)."""
         decoded, sha256 = photo.decoded, photo.received.sha256
         inserted = insert_if_absent(
             session,
@@ -249,11 +244,10 @@ class ListingIngest:
             first_seen_at=now,
         )
         if not inserted:
-            return False
+            return
         if photo.detections:
             session.execute(insert(Detection), _detection_rows(sha256, photo))
         self.matcher.store(session, sha256, photo.hashes)
-        return True
 
 
 def _account_id(session: Session, platform: str, handle: str, now: datetime) -> int:

@@ -6,9 +6,11 @@ processes may write to one database, so before each search the matcher reads the
 rows other processes committed since it last looked (rows with a higher id, plus ids it
 saw skipped: a concurrent transaction may commit a lower id after a higher one).
 
-Each ingest calls :meth:`Matcher.find` (the answer's ``matches``), then
-:meth:`Matcher.store` inside its transaction (the hashes and the photo's matches, the
-evidence the account graph is built from), then :meth:`Matcher.add` once committed.
+Each ingest calls :meth:`Matcher.store` inside its write transaction for every new
+photo: it records the photo's hashes and the matches :meth:`Matcher.find` gives (the
+evidence the account graph is built from). The index takes the hashes in once they
+are committed, at the next search (or count) in this process, like any other
+process's.
 
 The search that :meth:`Matcher.store` records runs inside the ingest's write
 transaction, and write transactions take turns across processes (SQLite's write lock;
@@ -124,10 +126,8 @@ class Matcher:
     def store(
         self, session: Session, photo_sha256: str, hashes: Sequence[RegionHash]
     ) -> None:
-        """Add the photo's hashes and its matches to ``session`` (once per photo)."""
-        already = select(PhotoHash.id).where(PhotoHash.photo_sha256 == photo_sha256)
-        if session.scalar(already.limit(1)) is not None:
-            return
+        """Add the photo's hashes and its matches to ``session``: once per photo, in
+        the transaction that adds its row."""
         # Bulk INSERTs (executemany), not ORM objects: a photo has a dozen hashes.
         if hashes:
             session.execute(insert(PhotoHash), _hash_rows(photo_sha256, hashes))
@@ -137,13 +137,11 @@ class Matcher:
                 insert(PhotoMatchRecord), _match_rows(photo_sha256, matches)
             )
 
-    def add(self, photo_sha256: str, hashes: Sequence[RegionHash]) -> None:
-        """Take a committed photo into the index (reads the committed rows)."""
+    def __len__(self) -> int:
+        """Hashes in the index, with every committed row taken in first."""
         with self._lock:
             self._catch_up()
-
-    def __len__(self) -> int:
-        return len(self._index)
+            return len(self._index)
 
     def _best_matches(self, hashes: Sequence[RegionHash]) -> dict[str, PhotoMatch]:
         best: dict[str, PhotoMatch] = {}

@@ -37,13 +37,12 @@ def new_matcher(database: Database) -> Matcher:
 
 
 def ingest(database: Database, matcher: Matcher, sha256: str, image: Image.Image):
-    """What app.pipeline.ingest does with one photo: store in a transaction, add."""
+    """What app.pipeline.ingest does with one new photo: store in its transaction."""
     hashes = region_hashes(image, [])
     with database.writing() as session:
         session.add(photo_row(sha256, image))
         session.flush()
         matcher.store(session, sha256, hashes)
-    matcher.add(sha256, hashes)
     return hashes
 
 
