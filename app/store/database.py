@@ -16,6 +16,7 @@ Write transactions are short (no inference inside), so taking turns costs little
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,12 +48,18 @@ class Database:
             self.engine.execution_options(satwa_begin="IMMEDIATE"),
             expire_on_commit=False,
         )
+        self._writer = threading.Lock()
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """A write transaction, entered once it holds the write lock (SQLite's, or
-        the advisory lock on PostgreSQL); committed on success, rolled back on error."""
-        with self.write_session() as session, session.begin():
+        the advisory lock on PostgreSQL); committed on success, rolled back on error.
+
+        The threads of one process queue for their turn on a lock of their own first
+        and start the moment the previous writer is done: SQLite's busy handler would
+        have them poll the file lock with growing sleeps (up to 100 ms) instead.
+        """
+        with self._writer, self.write_session() as session, session.begin():
             if session.get_bind().dialect.name == "postgresql":
                 session.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY}
