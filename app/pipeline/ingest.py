@@ -4,14 +4,17 @@ Order of work, chosen for crash safety and for SQLite's single writer:
 
 1. A listing already stored from the same account with the same URL and the same
    photos is answered from the database; nothing new is stored.
-2. Every photo is decoded once and scored (detector, hashes) with no database
+2. A photo already stored (the same SHA-256, a repost of the very bytes) is not scored
+   again: its stored findings stand, as they would anyway (a photo's row, detections
+   and hashes are written once; re-scoring the archive is a separate batch job).
+3. Every other photo is decoded once and scored (detector, hashes) with no database
    session open: inference never holds a connection or a lock.
-3. The originals of the scored photos are written to the evidence store (atomic,
+4. The originals of the scored photos are written to the evidence store (atomic,
    fsynced) *before* the database commit, so a committed row always has its bytes.
-4. One short write transaction records account, listing, photos, detections,
+5. One short write transaction records account, listing, photos, detections,
    sightings and the photos' hashes and matches; the listing only exists once it
    has committed, and the answer is sent after that.
-5. The matcher takes the committed hashes into its in-memory index at its next search.
+6. The matcher takes the committed hashes into its in-memory index at its next search.
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.catalog import Catalog
+from app.pipeline import detect
 from app.pipeline.matching import Matcher
 from app.pipeline.scoring import (
+    PhotoFacts,
     PhotoScorer,
     ReceivedPhoto,
     RejectedPhoto,
@@ -120,11 +125,20 @@ class ListingIngest:
 
     def ingest(self, submission: ListingSubmission) -> IngestOutcome:
         started = time.perf_counter()
-        existing = self._stored_listing(submission.content_key)
-        if existing is not None:
-            return IngestOutcome(existing, created=False, rejected=[])
+        with self.database.session() as session:
+            existing = _listing_id(session, submission.content_key)
+            if existing is not None:
+                return IngestOutcome(existing, created=False, rejected=[])
+            known = _stored_findings(session, submission.photos)
 
-        results = self.scorer.score_all(submission.photos, keep=self._keep)
+        new = [photo for photo in submission.photos if photo.sha256 not in known]
+        scored_now = iter(self.scorer.score_all(new, keep=self._keep))
+        results = [
+            _as_received(known[photo.sha256], photo)
+            if photo.sha256 in known
+            else next(scored_now)
+            for photo in submission.photos
+        ]
         scored = [result for result in results if isinstance(result, ScoredPhoto)]
         rejected = [result for result in results if isinstance(result, RejectedPhoto)]
         if not scored:
@@ -132,11 +146,13 @@ class ListingIngest:
 
         listing_id, created = self._record(submission, results)
         logger.info(
-            "Listing %s from %s/%s: %s photos scored, %s rejected in %.2f s",
+            "Listing %s from %s/%s: %s photos scored (%s already stored), %s rejected "
+            "in %.2f s",
             listing_id,
             submission.platform,
             submission.account,
             len(scored),
+            len(submission.photos) - len(new),
             len(rejected),
             time.perf_counter() - started,
         )
@@ -150,8 +166,7 @@ class ListingIngest:
 
     def _stored_listing(self, content_key: str) -> str | None:
         with self.database.session() as session:
-            query = select(Listing.id).where(Listing.content_key == content_key)
-            return session.scalar(query)
+            return _listing_id(session, content_key)
 
     def _record(
         self,
@@ -177,8 +192,7 @@ class ListingIngest:
         submission: ListingSubmission,
         results: Sequence[ScoredPhoto | RejectedPhoto],
     ) -> _Written:
-        query = select(Listing.id).where(Listing.content_key == submission.content_key)
-        existing = session.scalar(query)
+        existing = _listing_id(session, submission.content_key)
         if existing is not None:
             return _Written(existing, False)
         now = utc_now()
@@ -248,6 +262,61 @@ class ListingIngest:
         if photo.detections:
             session.execute(insert(Detection), _detection_rows(sha256, photo))
         self.matcher.store(session, sha256, photo.hashes)
+
+
+def _listing_id(session: Session, content_key: str) -> str | None:
+    """The stored listing with this content key (see ListingSubmission), if any."""
+    return session.scalar(select(Listing.id).where(Listing.content_key == content_key))
+
+
+def _stored_findings(
+    session: Session, photos: Sequence[ReceivedPhoto]
+) -> dict[str, ScoredPhoto]:
+    """The stored photos among ``photos`` as the scorer would describe them, by
+    SHA-256: their facts, pHash and stored detections (no hashes: a stored photo's
+    are recorded already)."""
+    wanted = {photo.sha256 for photo in photos if photo.refusal is None}
+    if not wanted:
+        return {}
+    rows = session.scalars(select(Photo).where(Photo.sha256.in_(wanted))).all()
+    if not rows:
+        return {}
+    detections: dict[str, list[detect.Detection]] = {row.sha256: [] for row in rows}
+    query = (
+        select(Detection)
+        .where(Detection.photo_sha256.in_(detections))
+        .order_by(Detection.photo_sha256, Detection.position)
+    )
+    for stored in session.scalars(query):
+        detections[stored.photo_sha256].append(
+            detect.Detection(
+                stored.label,
+                stored.confidence,
+                (stored.x1, stored.y1, stored.x2, stored.y2),
+                detect.ModelInfo(stored.model_name, stored.model_sha256),
+                stored.stage,
+            )
+        )
+    by_sha256 = {photo.sha256: photo for photo in photos}
+    return {
+        row.sha256: ScoredPhoto(
+            by_sha256[row.sha256],
+            PhotoFacts(
+                row.media_type, row.width, row.height, row.frame_count, row.frame_index
+            ),
+            row.phash,
+            detections[row.sha256],
+            hashes=[],
+        )
+        for row in rows
+    }
+
+
+def _as_received(stored: ScoredPhoto, photo: ReceivedPhoto) -> ScoredPhoto:
+    """A stored photo's findings under the name this listing sent it with."""
+    return ScoredPhoto(
+        photo, stored.decoded, stored.phash, stored.detections, stored.hashes
+    )
 
 
 def _account_id(session: Session, platform: str, handle: str, now: datetime) -> int:

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from app.risk import LEVELS
 from tests.factories import (
     bad_input,
     bad_input_name,
@@ -394,7 +395,44 @@ def test_post_listing_logs_one_info_line(client, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "app.pipeline.ingest"]
     assert len(lines) == 1
     assert answer["listing_id"] in lines[0]
-    assert "1 photos scored, 1 rejected" in lines[0]
+    assert "1 photos scored (0 already stored), 1 rejected" in lines[0]
+
+
+def test_post_repost_of_stored_photo_is_answered_from_the_store(
+    client, monkeypatch, caplog
+):
+    stored, new = dataset_photos("eagles_owls_web", 2)
+    first = post(client, [(stored.name, stored.read_bytes())], account="first.seller")
+    scorer = client.app.state.services.ingest.scorer
+    sent_to_scorer = []
+    score_all = scorer.score_all
+
+    def recording_score_all(photos, keep=None):
+        sent_to_scorer.extend(photo.filename for photo in photos)
+        return score_all(photos, keep=keep)
+
+    monkeypatch.setattr(scorer, "score_all", recording_score_all)
+    with caplog.at_level("INFO", logger="app.pipeline.ingest"):
+        repost = post(
+            client,
+            [("renamed.jpg", stored.read_bytes()), (new.name, new.read_bytes())],
+            account="second.seller",
+            listing_url="https://facebook.com/p/repost",
+        )
+
+    assert repost.status_code == 201
+    assert sent_to_scorer == [new.name]
+    assert "2 photos scored (1 already stored), 0 rejected" in caplog.text
+    before, again = first.json()["photos"][0], repost.json()["photos"][0]
+    assert again["filename"] == "renamed.jpg"
+    for field in ("sha256", "width", "height", "phash", "detections"):
+        assert again[field] == before[field]
+    assert again["matches"][0]["listing_id"] == first.json()["listing_id"]
+    assert repost.json()["photos"][1]["status"] == "scored"
+    # The stored photo's findings count towards the new listing's risk.
+    first_level = LEVELS.index(first.json()["risk"]["level"])
+    assert first_level < LEVELS.index("none"), "the stored photo has a catalogue taxon"
+    assert LEVELS.index(repost.json()["risk"]["level"]) <= first_level
 
 
 BOUNDARY = "satwa-test-boundary"
