@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.allocator import tune_allocator
 from app.api.body_limit import BodyLimitMiddleware
@@ -45,8 +46,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.services.close()
 
-    app = FastAPI(
-        title="Satwa", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+    # /docs and /redoc with Swagger UI and ReDoc served by the app itself, not a CDN
+    # (Satwa runs without internet); no validator badge (it calls swagger.io).
+    app = FastAPIOffline(
+        title="Satwa",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},
     )
     for module in (listings, photos, accounts, links, networks, species, health):
         app.include_router(module.router)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.factories import bad_input, bad_input_name, listing_form, photo_files
@@ -103,6 +105,19 @@ def test_docs_and_openapi_are_served(client):
     assert (
         "multipart/form-data" in paths["/v1/listings"]["post"]["requestBody"]["content"]
     )
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_load_everything_from_the_service_itself(client, page):
+    html = client.get(page).text
+    urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", html)
+    assert urls, "the page names its script, style and the OpenAPI document"
+    assert all(url.startswith("/") for url in urls), urls
+    assert "https://" not in html and "http://" not in html
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+    if page == "/docs":
+        assert '"validatorUrl": null' in html  # no badge fetched from swagger.io
 
 
 @pytest.mark.parametrize(
