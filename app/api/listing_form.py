@@ -108,9 +108,28 @@ async def _parse(request: Request, settings: Settings) -> FormData:
 class _ListingParser(MultiPartParser):
     spool_max_size = SPOOL_BYTES
 
+    def on_part_end(self) -> None:
+        # Starlette decodes a text field that is not valid in its charset as Latin-1,
+        # which would store mojibake without a word: refuse it instead.
+        part = self._current_part
+        if part.file is None:
+            charset = self._charset or "utf-8"
+            try:
+                bytes(part.data).decode(charset)
+            except (UnicodeDecodeError, LookupError) as error:
+                raise _UndecodableField(
+                    f"Field {part.field_name!r} is not valid {charset} text "
+                    f"({error}); send text fields as UTF-8"
+                ) from error
+        super().on_part_end()
+
 
 class _IncompleteBody(MultiPartException):
     """The body ended before the multipart form's closing boundary."""
+
+
+class _UndecodableField(MultiPartException):
+    """A text field's bytes are not text in the form's charset."""
 
 
 async def _ending_with(
@@ -134,7 +153,7 @@ async def _ending_with(
 
 
 def _refuse_multipart(error: MultiPartException, settings: Settings) -> NoReturn:
-    if isinstance(error, _IncompleteBody):
+    if isinstance(error, _IncompleteBody | _UndecodableField):
         raise InvalidListing(error.message) from error
     if error.message.startswith("Too many files"):
         raise LimitExceeded(

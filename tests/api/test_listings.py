@@ -490,6 +490,29 @@ def test_post_listing_raw_complete_body_is_scored(client):
     assert response.status_code == 201, response.text
 
 
+@pytest.mark.parametrize("field", ["caption", "account"])
+def test_post_listing_field_not_utf8_gives_422_naming_it(client, field):
+    form = {**listing_form(account="bytes.seller"), field: "MARK"}
+    body = raw_form(form, [case_photo("01c")]).replace(b"MARK", b"caf\xe9 \xff")
+
+    response = post_raw(client, body)
+
+    assert response.status_code == 422, response.text
+    message = response.json()["error"]["message"]
+    assert repr(field) in message and "UTF-8" in message
+    assert client.get("/v1/accounts/facebook/bytes.seller").status_code == 404
+
+
+def test_post_listing_utf8_caption_is_stored_as_sent(client):
+    caption = "Kukang (Nycticebus) café ☕ Rp 500.000"
+    body = raw_form(listing_form(caption=caption), [case_photo("01c")])
+
+    response = post_raw(client, body)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["caption"] == caption
+
+
 def test_post_listing_field_given_twice_gives_422(client):
     body = raw_form(
         {**listing_form(), "platform": "facebook"}, [case_photo("01c")]
