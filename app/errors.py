@@ -59,7 +59,9 @@ class LimitExceeded(SatwaError):
 
     code = "limit_exceeded"
 
-    def __init__(self, what: str, *, setting: str, limit: int, got: int | str) -> None:
+    def __init__(
+        self, what: str, *, setting: str, limit: float, got: int | str
+    ) -> None:
         super().__init__(f"{what}: got {got}, the limit is {limit} ({setting})")
         self.setting = setting
         self.limit = limit
@@ -67,6 +69,12 @@ class LimitExceeded(SatwaError):
 
     def to_dict(self) -> dict[str, object]:
         return {**super().to_dict(), "setting": self.setting, "limit": self.limit}
+
+
+class BodyStalled(LimitExceeded):
+    """The client stopped sending a request body it had not finished."""
+
+    code = "body_stalled"
 
 
 class PhotoRejected(SatwaError):

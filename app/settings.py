@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest request body accepted, in bytes (413 above).",
     )
+    body_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a request body may go without data before a 408 (a "
+        "client that stops sending mid-upload).",
+    )
     max_photo_bytes: int = Field(
         10 * MIB, gt=0, description="Largest single photo accepted, in bytes."
     )

@@ -58,7 +58,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (listings, photos, accounts, links, networks, species, health):
         app.include_router(module.router)
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        timeout_s=settings.body_timeout_s,
+    )
     return app
 
 

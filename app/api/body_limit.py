@@ -1,21 +1,28 @@
-"""Refuse request bodies over SATWA_MAX_REQUEST_BYTES as early as possible."""
+"""Refuse request bodies over SATWA_MAX_REQUEST_BYTES as early as possible, and
+bodies whose client stops sending for SATWA_BODY_TIMEOUT_S."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
-from app.errors import LimitExceeded
+from app.errors import BodyStalled, LimitExceeded
 
 SETTING = "SATWA_MAX_REQUEST_BYTES"
+TIMEOUT_SETTING = "SATWA_BODY_TIMEOUT_S"
 
 
 class BodyLimitMiddleware:
     """ASGI middleware: 413 from the Content-Length header before reading the body;
-    for bodies without one, 413 as soon as the bytes received pass the limit."""
+    for bodies without one, 413 as soon as the bytes received pass the limit. A body
+    whose next piece does not come within ``timeout_s`` gets a 408: a client that
+    promises more bytes than it sends does not hold a connection and its spool files
+    for good."""
 
-    def __init__(self, app, max_bytes: int) -> None:
+    def __init__(self, app, max_bytes: int, timeout_s: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -29,12 +36,24 @@ class BodyLimitMiddleware:
 
     def _counting(self, receive):
         received = 0
+        complete = False
 
         async def counted_receive():
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:  # after the body, only a disconnect can come: no deadline
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout_s)
+            except TimeoutError:
+                raise BodyStalled(
+                    "Request body stalled (seconds without data)",
+                    setting=TIMEOUT_SETTING,
+                    limit=self.timeout_s,
+                    got=f"more than {self.timeout_s:g}",
+                ) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if received > self.max_bytes:
                     raise self._error(f"more than {self.max_bytes}")
             return message

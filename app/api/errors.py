@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import (
+    BodyStalled,
     ConfigurationError,
     CorruptPhoto,
     EmptyPhoto,
@@ -23,6 +24,7 @@ from app.errors import (
 logger = logging.getLogger(__name__)
 
 _STATUS = (
+    (BodyStalled, 408),
     (LimitExceeded, 413),
     (UnsupportedMediaType, 415),
     (EmptyPhoto, 422),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import imagehash
+import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from app.pipeline.decode import decode_photo
 from app.pipeline.hashing import (
     ALGORITHM,
     HASH_LIBRARY,
@@ -16,7 +18,7 @@ from app.pipeline.hashing import (
     region_hashes,
 )
 from tests import reposts
-from tests.factories import dataset_photos
+from tests.factories import bad_input, dataset_photos
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +38,41 @@ def best_distance(query: list, stored: list) -> int:
 
 def test_photo_phash_is_imagehash_phash_as_16_hex_digits(photo):
     assert photo_phash(photo) == str(imagehash.phash(photo))
+
+
+def synthetic_pictures() -> dict[str, Image.Image]:
+    """Pictures whose DCT has exact zeros in SciPy: constant along rows or columns."""
+    side = 64
+    rows, columns = np.mgrid[0:side, 0:side]
+    pixels = {
+        "solid": np.full((side, side), 120),
+        "vertical gradient": rows * 4,
+        "horizontal gradient": columns * 4,
+        "diagonal gradient": (rows + columns) * 2,
+        "vertical stripes": (columns // 8 % 2) * 200,
+        "horizontal stripes": (rows // 8 % 2) * 200,
+        "two bands": (rows >= side // 2) * 200,
+        "checkerboard": ((rows // 8 + columns // 8) % 2) * 200,
+        "one pixel": np.pad([[255]], ((0, side - 1), (0, side - 1))),
+    }
+    return {
+        name: Image.fromarray(values.astype(np.uint8)).convert("RGB")
+        for name, values in pixels.items()
+    }
+
+
+@pytest.mark.parametrize("name", list(synthetic_pictures()))
+def test_photo_phash_is_imagehash_phash_of_flat_striped_and_gradient_pictures(name):
+    picture = synthetic_pictures()[name]
+    assert photo_phash(picture) == str(imagehash.phash(picture))
+    mirrored = ImageOps.mirror(picture)
+    assert photo_phash(mirrored) == str(imagehash.phash(mirrored))
+
+
+@pytest.mark.parametrize("case", ["06", "08", "24a", "24b", "26", "27"])
+def test_photo_phash_is_imagehash_phash_of_bad_input_cases(case):
+    picture = decode_photo(bad_input(case), max_pixels=10**8, max_frames=50).image
+    assert photo_phash(picture) == str(imagehash.phash(picture))
 
 
 IDENTITY_FOLDERS = (
