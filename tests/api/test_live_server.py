@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -109,6 +110,32 @@ def test_live_server_30_mb_body_gets_413_before_upload_ends(live_server):
         pytest.fail("the server closed the connection without a 413 answer")
     assert response.status_code == 413
     assert response.json()["error"]["setting"] == "SATWA_MAX_REQUEST_BYTES"
+
+
+@pytest.mark.slow
+def test_live_server_stalled_body_gets_408_and_the_server_goes_on(
+    clean_database_url, tmp_path
+):
+    server = LiveServer(
+        clean_database_url, tmp_path / "evidence", body_timeout_s="1"
+    ).start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as client:
+            client.sendall(
+                b"POST /v1/listings HTTP/1.1\r\nHost: satwa\r\n"
+                b"Content-Type: multipart/form-data; boundary=b\r\n"
+                b"Content-Length: 100000\r\n\r\n--b\r\n"
+            )
+            started = time.monotonic()
+            answer = client.recv(65536).decode("latin-1")
+            waited = time.monotonic() - started
+        status_line, _, rest = answer.partition("\r\n")
+        assert status_line == "HTTP/1.1 408 Request Timeout", answer
+        assert '"setting":"SATWA_BODY_TIMEOUT_S"' in rest.replace(" ", "")
+        assert 0.9 < waited < 10
+        assert post(server, [("31a.jpg", bad_input("31a"))]).status_code == 201
+    finally:
+        server.stop()
 
 
 @pytest.mark.slow
