@@ -4,5 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-venv.sh
-.venv/bin/satwa db upgrade
-exec .venv/bin/satwa serve
+exec .venv/bin/satwa serve  # migrates the database first
