@@ -90,8 +90,9 @@ class Settings(BaseSettings):
         1,
         gt=0,
         description="Processes `satwa serve` runs, each with its own model and match "
-        "index on the one database and evidence folder; about the number of cores "
-        "(Python runs one request step at a time per process).",
+        "index on the one database and evidence folder; up to the number of cores "
+        "(Python runs one request step at a time per process; each process holds "
+        "about 250 MB plus its match index).",
     )
     scoring_workers: int = Field(
         2,
