@@ -190,6 +190,12 @@ def _text_fields(form: FormData) -> dict[str, str]:
 
 def _check_path_fields(fields: dict[str, str]) -> None:
     for name in PATH_FIELDS:
+        if fields.get(name) in (".", ".."):
+            raise InvalidListing(
+                f"Field {name!r} is {fields[name]!r}; expected a name, not a path step "
+                f"('.' and '..' cannot be path segments of "
+                "GET /v1/accounts/{platform}/{account})"
+            )
         if "/" in fields.get(name, ""):
             raise InvalidListing(
                 f"Field {name!r} is {fields[name]!r}; the character '/' is not "

@@ -4,6 +4,8 @@ Sellers leave a WhatsApp or phone number in the caption, written many ways: ``08
 3456 7890``, ``0812-3456-7890``, ``0812.3456.7890``, ``+62 812 3456 7890``,
 ``62-812-3456-7890``, ``(+62) 812...``, ``wa.me/6281234567890``. Every one becomes
 ``+62`` followed by the national number without its leading 0: ``+6281234567890``.
+Digits and signs written in other forms to slip past keyword filters (full-width
+``０８１２``, Arabic-Indic ``٠٨١٢``, ``＋``) are read as their ASCII equivalents first.
 
 Indonesian mobile numbers start with 8 after the country code (08 nationally) and have
 9 to 12 digits after the 0 (10 to 13 digits written nationally). Landline numbers
@@ -13,6 +15,7 @@ Indonesian mobile numbers start with 8 after the country code (08 nationally) an
 from __future__ import annotations
 
 import re
+import unicodedata
 
 COUNTRY_CODE = "62"
 MIN_SUBSCRIBER_DIGITS = 9
@@ -36,6 +39,7 @@ def contact_numbers(caption: str | None) -> list[str]:
     """Every Indonesian mobile number in ``caption``, as ``+628...``, in order, once."""
     if not caption:
         return []
+    caption = _plain(caption)
     found = [f"+{match.group(1)}" for match in _WA_LINK.finditer(caption)]
     without_links = _WA_LINK.sub(" ", caption)
     for match in _CANDIDATE.finditer(without_links):
@@ -43,6 +47,17 @@ def contact_numbers(caption: str | None) -> list[str]:
         if MIN_SUBSCRIBER_DIGITS <= len(subscriber) <= MAX_SUBSCRIBER_DIGITS:
             found.append(f"+{COUNTRY_CODE}{subscriber}")
     return list(dict.fromkeys(number for number in found if _is_mobile(number)))
+
+
+def _plain(text: str) -> str:
+    """NFKC (full-width signs and digits to ASCII), then every other decimal digit
+    (Arabic-Indic, Devanagari...) to its ASCII digit."""
+    return "".join(
+        str(unicodedata.decimal(char))
+        if char.isdecimal() and not char.isascii()
+        else char
+        for char in unicodedata.normalize("NFKC", text)
+    )
 
 
 def _is_mobile(number: str) -> bool:

@@ -298,6 +298,17 @@ def test_post_listing_slash_in_account_path_field_gives_422(client, field):
     assert repr(field) in message and "'/'" in message
 
 
+@pytest.mark.parametrize("field", ["platform", "account"])
+@pytest.mark.parametrize("step", [".", "..", " .. "])
+def test_post_listing_dot_path_step_in_account_path_field_gives_422(
+    client, field, step
+):
+    response = post(client, [case_photo("01c")], **{field: step})
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert repr(field) in message and "path step" in message
+
+
 def test_post_listing_without_photos_gives_422(client):
     response = client.post("/v1/listings", data=listing_form())
     assert response.status_code == 422

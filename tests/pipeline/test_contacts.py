@@ -22,6 +22,9 @@ NUMBER = "+6281234567890"
         "(+62) 812 3456 7890",
         "order: wa.me/6281234567890",
         "https://wa.me/+6281234567890?text=halo",
+        "WA ０８１２-３４５６-７８９０",  # full-width
+        "＋６２ ８１２ ３４５６ ７８９０",
+        "WA ٠٨١٢٣٤٥٦٧٨٩٠",  # Arabic-Indic
     ],
 )
 def test_contact_numbers_written_forms_normalise_to_one(caption):
