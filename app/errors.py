@@ -71,6 +71,10 @@ class LimitExceeded(SatwaError):
         return {**super().to_dict(), "setting": self.setting, "limit": self.limit}
 
 
+class BodyTooLarge(LimitExceeded):
+    """A request body over its limit, found while it was still arriving."""
+
+
 class BodyStalled(LimitExceeded):
     """The client stopped sending a request body it had not finished."""
 

@@ -72,8 +72,9 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(
         30.0,
         gt=0,
-        description="Seconds a request body may go without data before a 408 (a "
-        "client that stops sending mid-upload).",
+        description="Seconds a request body may go without data before a 408 and "
+        "a closed connection (a client that stops sending mid-upload); it limits "
+        "silence, not the whole upload.",
     )
     max_photo_bytes: int = Field(
         10 * MIB, gt=0, description="Largest single photo accepted, in bytes."

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from app.errors import BodyStalled, LimitExceeded
+from app.errors import BodyStalled, BodyTooLarge
 
 SETTING = "SATWA_MAX_REQUEST_BYTES"
 TIMEOUT_SETTING = "SATWA_BODY_TIMEOUT_S"
@@ -60,8 +60,8 @@ class BodyLimitMiddleware:
 
         return counted_receive
 
-    def _error(self, got: int | str) -> LimitExceeded:
-        return LimitExceeded(
+    def _error(self, got: int | str) -> BodyTooLarge:
+        return BodyTooLarge(
             "Request body is too large (bytes)",
             setting=SETTING,
             limit=self.max_bytes,
@@ -79,7 +79,7 @@ def _content_length(scope) -> int | None:
     return None
 
 
-async def _send_413(send, error: LimitExceeded) -> None:
+async def _send_413(send, error: BodyTooLarge) -> None:
     body = json.dumps({"error": error.to_dict()}).encode()
     await send(
         {

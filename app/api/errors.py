@@ -8,9 +8,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from app.errors import (
     BodyStalled,
+    BodyTooLarge,
     ConfigurationError,
     CorruptPhoto,
     EmptyPhoto,
@@ -43,9 +45,19 @@ def status_for(error: SatwaError) -> int:
     return 400
 
 
+_BODY_LEFT_UNREAD = (BodyStalled, BodyTooLarge)
+"""Errors answered before the request body was all read: the connection is closed
+after the answer, or the rest of the body (or a stalled client) would hold it."""
+
+
 async def _satwa_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, SatwaError)
-    return JSONResponse({"error": error.to_dict()}, status_code=status_for(error))
+    closing = isinstance(error, _BODY_LEFT_UNREAD)
+    return JSONResponse(
+        {"error": error.to_dict()},
+        status_code=status_for(error),
+        headers={"connection": "close"} if closing else None,
+    )
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
@@ -92,7 +104,25 @@ def _validation_problem(problem: dict) -> str:
     return f"{where.capitalize()} parameter {name!r}{got}: {problem.get('msg')}"
 
 
+async def _client_gone(request: Request, error: Exception) -> JSONResponse:
+    """A client that hung up mid-body is routine (one INFO line), not a server error
+    with a traceback; the answer goes nowhere but closes the exchange."""
+    assert isinstance(error, ClientDisconnect)
+    logger.info(
+        "Client left before sending the whole body of %s %s",
+        request.method,
+        request.url.path,
+    )
+    message = "The client disconnected before sending the whole request body"
+    return JSONResponse(
+        {"error": {"code": "client_disconnected", "message": message}},
+        status_code=400,
+        headers={"connection": "close"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SatwaError, _satwa_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -74,7 +74,7 @@ async def _submission(form: FormData, settings: Settings) -> ListingSubmission:
         )
     photos = [await _received(upload, settings.max_photo_bytes) for upload in uploads]
     return ListingSubmission(
-        platform=platform_name(fields["platform"]),
+        platform=fields["platform"],
         account=fields["account"],
         listing_url=fields["listing_url"],
         caption=fields.get("caption"),
@@ -91,6 +91,12 @@ async def _parse(request: Request, settings: Settings) -> FormData:
         raise InvalidListing(
             f"Request body is {content_type or 'untyped'!r}; expected "
             "multipart/form-data with the photos in the field 'photos'"
+        )
+    charset = options.get(b"charset", b"utf-8").decode("latin-1")
+    if charset.lower().replace("-", "") != "utf8":
+        raise InvalidListing(
+            f"Request body declares charset {charset!r}; expected UTF-8 (text fields "
+            "are read as UTF-8 only)"
         )
     closing = b"--" + options.get(b"boundary", b"") + b"--"
     parser = _ListingParser(
@@ -113,13 +119,12 @@ class _ListingParser(MultiPartParser):
         # which would store mojibake without a word: refuse it instead.
         part = self._current_part
         if part.file is None:
-            charset = self._charset or "utf-8"
             try:
-                bytes(part.data).decode(charset)
-            except (UnicodeDecodeError, LookupError) as error:
+                bytes(part.data).decode("utf-8")
+            except UnicodeDecodeError as error:
                 raise _UndecodableField(
-                    f"Field {part.field_name!r} is not valid {charset} text "
-                    f"({error}); send text fields as UTF-8"
+                    f"Field {part.field_name!r} is not valid UTF-8 text ({error}); "
+                    "send text fields as UTF-8"
                 ) from error
         super().on_part_end()
 
@@ -175,8 +180,10 @@ def _text_fields(form: FormData) -> dict[str, str]:
             )
         value = form.get(name)
         if isinstance(value, str) and value.strip():
+            # The platform is checked as it is stored (NFKC: full-width '．' is '.').
+            value = platform_name(value) if name == "platform" else value.strip()
             fields[name] = _printable(
-                name, _bounded(name, value.strip(), limit), name in PATH_FIELDS
+                name, _bounded(name, value, limit), name in PATH_FIELDS
             )
     _check_path_fields(fields)
     missing = [name for name in REQUIRED if name not in fields]

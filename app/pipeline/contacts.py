@@ -5,7 +5,8 @@ Sellers leave a WhatsApp or phone number in the caption, written many ways: ``08
 ``62-812-3456-7890``, ``(+62) 812...``, ``wa.me/6281234567890``. Every one becomes
 ``+62`` followed by the national number without its leading 0: ``+6281234567890``.
 Digits and signs written in other forms to slip past keyword filters (full-width
-``０８１２``, Arabic-Indic ``٠٨١٢``, ``＋``) are read as their ASCII equivalents first.
+``０８１２``, Arabic-Indic ``٠٨١٢``, ``＋``, en dashes, zero-width spaces between digits)
+are read as their ASCII equivalents first.
 
 Indonesian mobile numbers start with 8 after the country code (08 nationally) and have
 9 to 12 digits after the 0 (10 to 13 digits written nationally). Landline numbers
@@ -49,14 +50,20 @@ def contact_numbers(caption: str | None) -> list[str]:
     return list(dict.fromkeys(number for number in found if _is_mobile(number)))
 
 
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212"), "-")
+"""Hyphens, en and em dashes and the minus sign, written between digit groups."""
+
+
 def _plain(text: str) -> str:
-    """NFKC (full-width signs and digits to ASCII), then every other decimal digit
-    (Arabic-Indic, Devanagari...) to its ASCII digit."""
+    """NFKC (full-width signs and digits to ASCII), invisible format characters
+    (zero-width spaces, direction marks) dropped, dashes as '-', and every other
+    decimal digit (Arabic-Indic, Devanagari...) as its ASCII digit."""
     return "".join(
         str(unicodedata.decimal(char))
         if char.isdecimal() and not char.isascii()
         else char
-        for char in unicodedata.normalize("NFKC", text)
+        for char in unicodedata.normalize("NFKC", text).translate(_DASHES)
+        if unicodedata.category(char) != "Cf"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
@@ -298,6 +299,15 @@ def test_post_listing_slash_in_account_path_field_gives_422(client, field):
     assert repr(field) in message and "'/'" in message
 
 
+@pytest.mark.parametrize(
+    ("platform", "named"), [("．．", "path step"), ("‥", "path step"), ("a／b", "'/'")]
+)
+def test_post_listing_platform_is_checked_as_stored_nfkc(client, platform, named):
+    response = post(client, [case_photo("01c")], platform=platform)
+    assert response.status_code == 422
+    assert named in response.json()["error"]["message"]
+
+
 @pytest.mark.parametrize("field", ["platform", "account"])
 @pytest.mark.parametrize("step", [".", "..", " .. "])
 def test_post_listing_dot_path_step_in_account_path_field_gives_422(
@@ -514,6 +524,29 @@ def test_post_listing_field_not_utf8_gives_422_naming_it(client, field):
     assert client.get("/v1/accounts/facebook/bytes.seller").status_code == 404
 
 
+@pytest.mark.parametrize("charset", ["latin-1", "bogus"])
+def test_post_listing_declaring_another_charset_gives_422_naming_it(client, charset):
+    body = raw_form(listing_form(caption="café"), [case_photo("01c")])
+
+    response = post_raw(
+        client, body, f"multipart/form-data; boundary={BOUNDARY}; charset={charset}"
+    )
+
+    assert response.status_code == 422, response.text
+    assert repr(charset) in response.json()["error"]["message"]
+
+
+def test_post_listing_declaring_utf8_charset_is_scored(client):
+    body = raw_form(listing_form(caption="café"), [case_photo("01c")])
+
+    response = post_raw(
+        client, body, f"multipart/form-data; boundary={BOUNDARY}; charset=UTF-8"
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["caption"] == "café"
+
+
 def test_post_listing_utf8_caption_is_stored_as_sent(client):
     caption = "Kukang (Nycticebus) café ☕ Rp 500.000"
     body = raw_form(listing_form(caption=caption), [case_photo("01c")])
@@ -522,6 +555,48 @@ def test_post_listing_utf8_caption_is_stored_as_sent(client):
 
     assert response.status_code == 201, response.text
     assert response.json()["caption"] == caption
+
+
+def test_post_listing_client_gone_mid_body_is_one_info_line(client, caplog):
+    body = raw_form(listing_form(), [case_photo("01c")])
+    messages = [
+        {"type": "http.request", "body": body[:2000], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/listings",
+        "raw_path": b"/v1/listings",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+        "app": client.app,
+    }
+    with caplog.at_level("INFO"):
+        asyncio.run(client.app(scope, receive, send))
+
+    assert sent[0]["status"] == 400
+    assert b"client_disconnected" in sent[1]["body"]
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+    assert "Client left before sending the whole body" in caplog.text
 
 
 def test_post_listing_field_given_twice_gives_422(client):

@@ -127,15 +127,39 @@ def test_live_server_stalled_body_gets_408_and_the_server_goes_on(
                 b"Content-Length: 100000\r\n\r\n--b\r\n"
             )
             started = time.monotonic()
-            answer = client.recv(65536).decode("latin-1")
+            answer = read_response(client)
             waited = time.monotonic() - started
+            # One more byte must not keep the connection: the server closes it.
+            try:
+                client.sendall(b"x")
+                closed = client.recv(65536) == b""
+            except ConnectionResetError:  # the byte reached a closed connection
+                closed = True
         status_line, _, rest = answer.partition("\r\n")
         assert status_line == "HTTP/1.1 408 Request Timeout", answer
+        assert "connection: close" in rest.lower()
         assert '"setting":"SATWA_BODY_TIMEOUT_S"' in rest.replace(" ", "")
         assert 0.9 < waited < 10
+        assert closed
         assert post(server, [("31a.jpg", bad_input("31a"))]).status_code == 201
     finally:
         server.stop()
+
+
+def read_response(client: socket.socket) -> str:
+    """One HTTP response (headers and Content-Length body) from a raw socket."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += client.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += client.recv(65536)
+    return (head + b"\r\n\r\n" + body).decode("latin-1")
 
 
 @pytest.mark.slow

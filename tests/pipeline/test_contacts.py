@@ -25,6 +25,9 @@ NUMBER = "+6281234567890"
         "WA ０８１２-３４５６-７８９０",  # full-width
         "＋６２ ８１２ ３４５６ ７８９０",
         "WA ٠٨١٢٣٤٥٦٧٨٩٠",  # Arabic-Indic
+        "WA 0812\u200b3456\u200b7890",  # zero-width spaces
+        "WA 0812\u200e-3456-7890",  # a direction mark
+        "WA 0812\u20133456\u20137890",  # en dashes
     ],
 )
 def test_contact_numbers_written_forms_normalise_to_one(caption):
