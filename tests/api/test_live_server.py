@@ -28,10 +28,23 @@ from tests.live_server import LiveServer
 
 
 @pytest.fixture
-def live_server(clean_database_url, tmp_path):
-    server = LiveServer(clean_database_url, tmp_path / "evidence").start()
-    yield server
-    server.stop()
+def start_server(clean_database_url, tmp_path):
+    """Start ``satwa serve`` with SATWA_* settings given as keywords; stopped after."""
+    started: list[LiveServer] = []
+
+    def start(**settings: str) -> LiveServer:
+        server = LiveServer(clean_database_url, tmp_path / "evidence", **settings)
+        started.append(server.start())
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def live_server(start_server):
+    return start_server()
 
 
 def post(server: LiveServer, photos, **form) -> httpx.Response:
@@ -113,37 +126,30 @@ def test_live_server_30_mb_body_gets_413_before_upload_ends(live_server):
 
 
 @pytest.mark.slow
-def test_live_server_stalled_body_gets_408_and_the_server_goes_on(
-    clean_database_url, tmp_path
-):
-    server = LiveServer(
-        clean_database_url, tmp_path / "evidence", body_timeout_s="1"
-    ).start()
-    try:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as client:
-            client.sendall(
-                b"POST /v1/listings HTTP/1.1\r\nHost: satwa\r\n"
-                b"Content-Type: multipart/form-data; boundary=b\r\n"
-                b"Content-Length: 100000\r\n\r\n--b\r\n"
-            )
-            started = time.monotonic()
-            answer = read_response(client)
-            waited = time.monotonic() - started
-            # One more byte must not keep the connection: the server closes it.
-            try:
-                client.sendall(b"x")
-                closed = client.recv(65536) == b""
-            except ConnectionResetError:  # the byte reached a closed connection
-                closed = True
-        status_line, _, rest = answer.partition("\r\n")
-        assert status_line == "HTTP/1.1 408 Request Timeout", answer
-        assert "connection: close" in rest.lower()
-        assert '"setting":"SATWA_BODY_TIMEOUT_S"' in rest.replace(" ", "")
-        assert 0.9 < waited < 10
-        assert closed
-        assert post(server, [("31a.jpg", bad_input("31a"))]).status_code == 201
-    finally:
-        server.stop()
+def test_live_server_stalled_body_gets_408_and_the_server_goes_on(start_server):
+    server = start_server(body_timeout_s="1")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as client:
+        client.sendall(
+            b"POST /v1/listings HTTP/1.1\r\nHost: satwa\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 100000\r\n\r\n--b\r\n"
+        )
+        started = time.monotonic()
+        answer = read_response(client)
+        waited = time.monotonic() - started
+        # One more byte must not keep the connection: the server closes it.
+        try:
+            client.sendall(b"x")
+            closed = client.recv(65536) == b""
+        except ConnectionResetError:  # the byte reached a closed connection
+            closed = True
+    status_line, _, rest = answer.partition("\r\n")
+    assert status_line == "HTTP/1.1 408 Request Timeout", answer
+    assert "connection: close" in rest.lower()
+    assert '"setting":"SATWA_BODY_TIMEOUT_S"' in rest.replace(" ", "")
+    assert 0.9 < waited < 10
+    assert closed
+    assert post(server, [("31a.jpg", bad_input("31a"))]).status_code == 201
 
 
 def read_response(client: socket.socket) -> str:
@@ -198,68 +204,57 @@ def test_live_server_kill_9_mid_upload_leaves_no_half_written_photo(
 
 
 @pytest.mark.slow
-def test_live_server_two_processes_each_repost_matches_across_processes(
-    clean_database_url, tmp_path
-):
-    server = LiveServer(
-        clean_database_url, tmp_path / "evidence", server_processes="2"
-    ).start()
-    try:
-        pid = server.process.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        workers = [
-            child
-            for child in children
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
-        ]
-        assert len(workers) == 2, "one supervisor, two server processes"
-        paths = dataset_photos("eagles_owls_web", 6, seed=4)
-        answers = {
-            account: [
-                post(
-                    server,
-                    [(path.name, path.read_bytes())],
-                    account=account,
-                    listing_url=f"https://shop.example/{account}/{number}",
-                )
-                for number, path in enumerate(paths)
-            ]
-            for account in ("first.seller", "second.seller")
-        }
-        for path, again in zip(paths, answers["second.seller"], strict=True):
-            assert again.status_code == 201, again.text
-            matches = again.json()["photos"][0]["matches"]
-            assert "first.seller" in {match["account"] for match in matches}, path.name
-        assert {first.status_code for first in answers["first.seller"]} == {201}
-        # A new photo and a re-compressed copy of it from two accounts at the same
-        # moment: whichever commits second finds the first, whatever process each
-        # lands in.
-        for number, path in enumerate(
-            dataset_photos("parrots4_kaggle_raw", 12, seed=5)
-        ):
-            original = path.read_bytes()
-            copy = io.BytesIO()
-            Image.open(io.BytesIO(original)).convert("RGB").save(
-                copy, "JPEG", quality=40
+def test_live_server_two_processes_each_repost_matches_across_processes(start_server):
+    server = start_server(server_processes="2")
+    pid = server.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    workers = [
+        child
+        for child in children
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+    assert len(workers) == 2, "one supervisor, two server processes"
+    paths = dataset_photos("eagles_owls_web", 6, seed=4)
+    answers = {
+        account: [
+            post(
+                server,
+                [(path.name, path.read_bytes())],
+                account=account,
+                listing_url=f"https://shop.example/{account}/{number}",
             )
-            sent = {"third.seller": original, "fourth.seller": copy.getvalue()}
-            with ThreadPoolExecutor(2) as pool:
-                answers = list(
-                    pool.map(
-                        lambda account, number=number, sent=sent: post(
-                            server,
-                            [(f"{account}.jpg", sent[account])],
-                            account=account,
-                            listing_url=f"https://shop.example/{account}/{number}",
-                        ).json(),
-                        sent,
-                    )
+            for number, path in enumerate(paths)
+        ]
+        for account in ("first.seller", "second.seller")
+    }
+    for path, again in zip(paths, answers["second.seller"], strict=True):
+        assert again.status_code == 201, again.text
+        matches = again.json()["photos"][0]["matches"]
+        assert "first.seller" in {match["account"] for match in matches}, path.name
+    assert {first.status_code for first in answers["first.seller"]} == {201}
+    # A new photo and a re-compressed copy of it from two accounts at the same
+    # moment: whichever commits second finds the first, whatever process each
+    # lands in.
+    for number, path in enumerate(dataset_photos("parrots4_kaggle_raw", 12, seed=5)):
+        original = path.read_bytes()
+        copy = io.BytesIO()
+        Image.open(io.BytesIO(original)).convert("RGB").save(copy, "JPEG", quality=40)
+        sent = {"third.seller": original, "fourth.seller": copy.getvalue()}
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(
+                pool.map(
+                    lambda account, number=number, sent=sent: post(
+                        server,
+                        [(f"{account}.jpg", sent[account])],
+                        account=account,
+                        listing_url=f"https://shop.example/{account}/{number}",
+                    ).json(),
+                    sent,
                 )
-            matched = {
-                match["account"]
-                for answer in answers
-                for match in answer["photos"][0]["matches"]
-            }
-            assert matched & set(sent), path.name
-    finally:
-        server.stop()
+            )
+        matched = {
+            match["account"]
+            for answer in answers
+            for match in answer["photos"][0]["matches"]
+        }
+        assert matched & set(sent), path.name
