@@ -65,11 +65,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     shape, so that every error body is {"error": {"code", "message"}}."""
     assert isinstance(error, StarletteHTTPException)
     code, message = _http_error_text(request, error)
-    return JSONResponse(
-        {"error": {"code": code, "message": message}},
-        status_code=error.status_code,
-        headers=error.headers,
-    )
+    return _error_answer(code, message, error.status_code, error.headers)
 
 
 def _http_error_text(
@@ -90,10 +86,7 @@ def _http_error_text(
 async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     problems = [_validation_problem(problem) for problem in error.errors()]
-    return JSONResponse(
-        {"error": {"code": "invalid_request", "message": "; ".join(problems)}},
-        status_code=422,
-    )
+    return _error_answer("invalid_request", "; ".join(problems), 422)
 
 
 def _validation_problem(problem: dict) -> str:
@@ -114,10 +107,17 @@ async def _client_gone(request: Request, error: Exception) -> JSONResponse:
         request.url.path,
     )
     message = "The client disconnected before sending the whole request body"
+    return _error_answer("client_disconnected", message, 400, {"connection": "close"})
+
+
+def _error_answer(
+    code: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """Satwa's error shape for errors that are not SatwaErrors."""
     return JSONResponse(
-        {"error": {"code": "client_disconnected", "message": message}},
-        status_code=400,
-        headers={"connection": "close"},
+        {"error": {"code": code, "message": message}},
+        status_code=status,
+        headers=headers,
     )
 
 

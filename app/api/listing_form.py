@@ -134,7 +134,7 @@ class _IncompleteBody(MultiPartException):
 
 
 class _UndecodableField(MultiPartException):
-    """A text field's bytes are not text in the form's charset."""
+    """A text field's bytes are not UTF-8 text."""
 
 
 async def _ending_with(

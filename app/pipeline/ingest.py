@@ -134,7 +134,7 @@ class ListingIngest:
         new = [photo for photo in submission.photos if photo.sha256 not in known]
         scored_now = iter(self.scorer.score_all(new, keep=self._keep))
         results = [
-            _as_received(known[photo.sha256], photo)
+            ScoredPhoto(photo, *known[photo.sha256], hashes=[])
             if photo.sha256 in known
             else next(scored_now)
             for photo in submission.photos
@@ -271,10 +271,9 @@ def _listing_id(session: Session, content_key: str) -> str | None:
 
 def _stored_findings(
     session: Session, photos: Sequence[ReceivedPhoto]
-) -> dict[str, ScoredPhoto]:
-    """The stored photos among ``photos`` as the scorer would describe them, by
-    SHA-256: their facts, pHash and stored detections (no hashes: a stored photo's
-    are recorded already)."""
+) -> dict[str, tuple[PhotoFacts, str, list[detect.Detection]]]:
+    """The stored photos among ``photos``, by SHA-256: their facts, pHash and stored
+    detections, as the scorer would give them (their hashes are recorded already)."""
     wanted = {photo.sha256 for photo in photos if photo.refusal is None}
     if not wanted:
         return {}
@@ -297,26 +296,16 @@ def _stored_findings(
                 stored.stage,
             )
         )
-    by_sha256 = {photo.sha256: photo for photo in photos}
     return {
-        row.sha256: ScoredPhoto(
-            by_sha256[row.sha256],
+        row.sha256: (
             PhotoFacts(
                 row.media_type, row.width, row.height, row.frame_count, row.frame_index
             ),
             row.phash,
             detections[row.sha256],
-            hashes=[],
         )
         for row in rows
     }
-
-
-def _as_received(stored: ScoredPhoto, photo: ReceivedPhoto) -> ScoredPhoto:
-    """A stored photo's findings under the name this listing sent it with."""
-    return ScoredPhoto(
-        photo, stored.decoded, stored.phash, stored.detections, stored.hashes
-    )
 
 
 def _account_id(session: Session, platform: str, handle: str, now: datetime) -> int:
